@@ -102,23 +102,24 @@ def interpolates(real, fake, eps):
     return e * real + (1.0 - e) * fake
 
 
-def per_example_input_grads(critic_fn: Callable, x):
-    """grad_x f(x_i) for every example, each computed on its own (a batch of one).
+def per_example_input_grads(critic_fn: Callable, x, aux=()):
+    """grad_x f(x_i, aux_i) for every example, each computed on its own (a batch of one).
 
-    `critic_fn` maps [b, ...] -> [b]. Vectorising a batch-of-one gradient with `jax.vmap` keeps every
-    example's gradient its own even if the critic mixes examples (e.g. batch statistics).
+    `critic_fn(x, *aux)` maps [b, ...] (and per-example side inputs such as labels, [b, ...]) to [b].
+    Vectorising a batch-of-one gradient with `jax.vmap` keeps every example's gradient its own even if the
+    critic mixes examples (e.g. batch statistics).
     """
-    def single(xi):
-        return critic_fn(xi[None])[0]
+    def single(xi, *ai):
+        return critic_fn(xi[None], *[a[None] for a in ai])[0]
 
-    return jax.vmap(jax.grad(single))(x)
+    return jax.vmap(jax.grad(single))(x, *aux)
 
 
 def _flat_norm(g):
     return jnp.sqrt(jnp.sum(g.reshape(g.shape[0], -1) ** 2, axis=-1))
 
 
-def gradient_penalty(critic_fn: Callable, real, fake, rng, target: float = 1.0):
+def gradient_penalty(critic_fn: Callable, real, fake, rng, target: float = 1.0, aux=()):
     """WGAN-GP two-sided penalty (||grad_x f(x_hat)||_2 - 1)^2 on random interpolates x_hat, per example.
 
     L_GP = E_{eps ~ U[0,1]} (||grad f(eps x + (1 - eps) G(z))||_2 - 1)^2 (Gulrajani et al. 2017, Eq. 3), the
@@ -129,24 +130,25 @@ def gradient_penalty(critic_fn: Callable, real, fake, rng, target: float = 1.0):
       real, fake: [B, ...] data and generated samples.
       rng: key for the per-example eps.
       target: the norm the gradients are pushed to (1 for a 1-Lipschitz critic).
+      aux: per-example side inputs of the critic (e.g. labels of a conditional critic).
     Returns:
       [B] per-example penalties.
     """
     eps = jax.random.uniform(rng, (real.shape[0],), dtype=real.dtype)
-    return gradient_penalty_at(critic_fn, interpolates(real, fake, eps), target)
+    return gradient_penalty_at(critic_fn, interpolates(real, fake, eps), target, aux)
 
 
-def gradient_penalty_at(critic_fn: Callable, x_hat, target: float = 1.0):
+def gradient_penalty_at(critic_fn: Callable, x_hat, target: float = 1.0, aux=()):
     """(||grad_x f(x_hat_i)||_2 - target)^2 for each example i of x_hat (the deterministic half of GP)."""
-    return (_flat_norm(per_example_input_grads(critic_fn, x_hat)) - target) ** 2
+    return (_flat_norm(per_example_input_grads(critic_fn, x_hat, aux)) - target) ** 2
 
 
-def r1_penalty(critic_fn: Callable, real):
+def r1_penalty(critic_fn: Callable, real, aux=()):
     """R1 = ||grad_x D(x)||^2 on real data, per example (Mescheder et al. 2018, Eq. 9).
 
     The caller adds (gamma / 2) * R1 to the discriminator loss, with D's logit as `critic_fn`.
     """
-    g = per_example_input_grads(critic_fn, real)
+    g = per_example_input_grads(critic_fn, real, aux)
     return jnp.sum(g.reshape(g.shape[0], -1) ** 2, axis=-1)
 
 
