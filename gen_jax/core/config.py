@@ -1,0 +1,39 @@
+"""Defaults shared by every experiment config. A config file starts from `base_config()` and overrides."""
+from __future__ import annotations
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """The engine's settings; family-specific settings live under `config.model` (and `config.loss`, ...)."""
+    c = ml_collections.ConfigDict()
+    c.experiment = ""            # registry name of the family's Experiment, e.g. 'vae', 'gan'
+    c.seed = 0
+    # Data.
+    c.dataset = "digits"
+    c.data_dir = ml_collections.config_dict.placeholder(str)   # None: $GEN_JAX_DATA_DIR or ~/tensorflow_datasets
+    c.batch_size = 64            # global batch, split over all devices of all processes
+    c.eval_batch_size = 256
+    c.shuffle_seed = 0
+    # Schedule.
+    c.num_train_steps = 1000
+    c.log_every = 50
+    c.eval_every = 500           # 0: only at the end
+    c.sample_every = 500         # 0: only at the end
+    c.checkpoint_every = 500     # 0: only at the end
+    c.keep_checkpoints = 3
+    c.progress_bar = True
+    # Robustness.
+    c.nonfinite = "stop"         # 'stop': raise naming the step and metric; 'skip': keep the previous state
+    # Optimisation.
+    c.optim = ml_collections.ConfigDict(dict(
+        name="adam", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0,
+        grad_clip_norm=0.0, warmup_steps=0, schedule="constant", num_steps=0))
+    c.ema_decay = 0.0            # 0: no EMA
+    # Model: family-specific.
+    c.model = ml_collections.ConfigDict()
+    # Evaluation and sampling.
+    c.num_samples = 64           # images in each sample grid
+    # Distributed: 'auto' initialises jax.distributed when the environment describes several processes.
+    c.distributed = "auto"       # 'auto' | 'on' | 'off'
+    return c

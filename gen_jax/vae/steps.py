@@ -1,0 +1,201 @@
+"""VAE train / eval / sample steps on the engine, and latent-space utilities.
+
+The likelihood (config.model.likelihood) fixes what the decoder models and how the test NLL is reported
+under the common protocol (shared/DESIGN.md):
+  'categorical': a K-way softmax per pixel over the raw levels (K = 17 for digits). Discrete: the IWAE
+                 bound is an upper bound on -log P(x) of the discrete images directly.
+  'bernoulli':   binary pixels, with config.model.binarize 'static' (pixel >= K/2, fixed) or 'dynamic'
+                 (Bernoulli(x / (K-1)) redrawn every step). Reported in nats on the binarized data.
+  'gaussian':    a diagonal Gaussian on dequantized data y = (x + u) / K in [0, 1]^D; the reported NLL adds
+                 D log K, an upper bound on the discrete NLL (Theis et al. 2016).
+"""
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gen_jax.core.experiment import Experiment, register
+from gen_jax.core.optim import make_optimizer
+from gen_jax.core.state import TrainState
+from gen_jax.data import preprocess as pp
+from gen_jax.metrics.likelihood import LN2, dequantization_offset
+from gen_jax.vae import losses
+from gen_jax.vae.models import VAE, make_vae
+
+LIKELIHOODS = ("categorical", "bernoulli", "gaussian")
+
+
+class Likelihood:
+    """How raw data become the encoder input and the decoder target, and the matching log p(x|z)."""
+
+    def __init__(self, kind: str, num_levels, binarize: str = "none"):
+        if kind not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {kind!r}; expected one of {LIKELIHOODS}")
+        if num_levels is None:
+            raise ValueError(f"the {kind!r} likelihood needs discrete data with a known number of levels")
+        if kind == "bernoulli" and binarize not in ("static", "dynamic") and num_levels != 2:
+            raise ValueError("the bernoulli likelihood needs binary data: set model.binarize to 'static' or "
+                             f"'dynamic' (the dataset has {num_levels} levels)")
+        self.kind, self.num_levels, self.binarize = kind, int(num_levels), binarize
+        self.params_per_dim = {"categorical": self.num_levels, "bernoulli": 1, "gaussian": 2}[kind]
+
+    def prepare(self, x, rng):
+        """Raw levels -> (encoder input in [0, 1], decoder target)."""
+        k = self.num_levels
+        if self.kind == "categorical":
+            return pp.scale01(x, k), jnp.asarray(x, jnp.int32)
+        if self.kind == "bernoulli":
+            if self.binarize == "dynamic":
+                b = pp.binarize_dynamic(rng, pp.scale01(x, k))
+            else:
+                b = pp.binarize_static(x, k)
+            return b, b
+        y = pp.dequantize(rng, x, k)
+        return y, y
+
+    def log_prob(self, out, target):
+        """log p(target | decoder output `out` [B, *shape, params_per_dim]), per example."""
+        if self.kind == "categorical":
+            return losses.categorical_log_likelihood(target, out)
+        if self.kind == "bernoulli":
+            return losses.bernoulli_log_likelihood(target, out[..., 0])
+        return losses.gaussian_log_likelihood(target, out[..., 0], jnp.clip(out[..., 1], -12.0, 6.0))
+
+    def mean(self, out):
+        """E[x | z] as an image in [0, 1]."""
+        if self.kind == "categorical":
+            levels = jnp.arange(self.num_levels, dtype=jnp.float32)
+            return jnp.sum(jax.nn.softmax(out, -1) * levels, -1) / (self.num_levels - 1)
+        if self.kind == "bernoulli":
+            return jax.nn.sigmoid(out[..., 0])
+        return jnp.clip(out[..., 0], 0.0, 1.0)
+
+    def sample(self, rng, out):
+        """A draw x ~ p(x | z) as an image in [0, 1]."""
+        if self.kind == "categorical":
+            return jax.random.categorical(rng, out, axis=-1).astype(jnp.float32) / (self.num_levels - 1)
+        if self.kind == "bernoulli":
+            return jax.random.bernoulli(rng, jax.nn.sigmoid(out[..., 0])).astype(jnp.float32)
+        std = jnp.exp(0.5 * jnp.clip(out[..., 1], -12.0, 6.0))
+        return jnp.clip(out[..., 0] + std * jax.random.normal(rng, out[..., 0].shape), 0.0, 1.0)
+
+    def nll_offset(self, num_dims: int) -> float:
+        """What turns -log p(target) into the protocol's discrete NLL bound: D log K for dequantized data."""
+        return dequantization_offset(num_dims, self.num_levels) if self.kind == "gaussian" else 0.0
+
+
+def interpolate(z0, z1, num: int, spherical: bool = False):
+    """`num` points from z0 to z1 (inclusive): linear, or spherical (slerp, White 2016) for Gaussian latents."""
+    t = jnp.linspace(0.0, 1.0, num)[:, None]
+    if not spherical:
+        return (1 - t) * z0[None] + t * z1[None]
+    cos = jnp.sum(z0 * z1) / (jnp.linalg.norm(z0) * jnp.linalg.norm(z1) + 1e-12)
+    omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
+    so = jnp.sin(omega)
+    safe = so > 1e-6
+    w0 = jnp.where(safe, jnp.sin((1 - t) * omega) / jnp.where(safe, so, 1.0), 1 - t)
+    w1 = jnp.where(safe, jnp.sin(t * omega) / jnp.where(safe, so, 1.0), t)
+    return w0 * z0[None] + w1 * z1[None]
+
+
+@register("vae")
+class VAEExperiment(Experiment):
+    """Kingma & Welling's VAE (MLP or conv) with a categorical, Bernoulli or Gaussian decoder."""
+
+    def __init__(self, config, info):
+        super().__init__(config, info)
+        m = config.model
+        self.lik = Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
+        self.model = make_vae(m, info.shape, self.lik.params_per_dim)
+        self.latent_dim = int(m.latent_dim)
+        self.num_dims = int(np.prod(info.shape))
+        self._vis_images = None
+
+    # -- pieces ------------------------------------------------------------------------------------------
+    def _fns(self, params):
+        encode = lambda inp: self.model.apply({"params": params}, inp, method=VAE.encode)
+        decode = lambda z: self.model.apply({"params": params}, z, method=VAE.decode)
+        return encode, decode
+
+    def terms(self, params, x, rng, **kw):
+        """Per-example ELBO terms of raw data `x` (preprocessing included), and the encoder input."""
+        r_data, r_z = jax.random.split(rng)
+        inp, target = self.lik.prepare(x, r_data)
+        encode, decode = self._fns(params)
+        t = losses.elbo(r_z, (inp, target), lambda xt: encode(xt[0]),
+                        lambda z, xt: self.lik.log_prob(decode(z), xt[1]), beta=self.config.model.get("beta", 1.0), **kw)
+        return t, inp, target
+
+    def iwae_nll(self, params, x, rng, num_samples: int, chunk_size: int = 100):
+        """-L_k(x) + offset: the protocol's upper bound on the test NLL in nats, per example."""
+        r_data, r_z = jax.random.split(rng)
+        inp, target = self.lik.prepare(x, r_data)
+        encode, decode = self._fns(params)
+        bound = losses.iwae_bound(r_z, (inp, target), lambda xt: encode(xt[0]),
+                                  lambda z, xt: self.lik.log_prob(decode(z), xt[1]), num_samples,
+                                  chunk_size=min(chunk_size, num_samples))
+        return -bound + self.lik.nll_offset(self.num_dims)
+
+    # -- engine hooks ------------------------------------------------------------------------------------
+    def init_state(self, rng, batch):
+        x = jnp.zeros((1,) + tuple(self.info.shape), jnp.float32)
+        z = jnp.zeros((1, self.latent_dim), jnp.float32)
+        params = self.model.init(rng, x, z)["params"]
+        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
+                                 ema_decay=self.config.get("ema_decay") or None)
+
+    def train_step(self, state, batch, rng):
+        def loss_fn(params):
+            t, _, _ = self.terms(params, batch["x"], rng)
+            return -jnp.mean(t.elbo), t
+
+        (loss, t), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        state = state.apply_gradients(grads)
+        return state, dict(loss=loss, elbo=jnp.mean(t.elbo), reconstruction=jnp.mean(t.reconstruction),
+                           kl=jnp.mean(t.kl), grad_norm=optax.global_norm(grads))
+
+    def eval_step(self, state, batch, rng):
+        params = state.eval_params()
+        r1, r2 = jax.random.split(rng)
+        t, _, _ = self.terms(params, batch["x"], r1)
+        off = self.lik.nll_offset(self.num_dims)
+        out = dict(elbo=t.elbo, reconstruction=t.reconstruction, kl=t.kl, neg_elbo_nats=-t.elbo + off)
+        k = int(self.config.model.get("eval_iwae_samples", 0) or 0)
+        if k:
+            nll = self.iwae_nll(params, batch["x"], r2, k)
+            out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
+        return out
+
+    def _vis_batch(self, n: int = 16):
+        if self._vis_images is None:
+            from gen_jax.data import load_arrays
+
+            self._vis_images = jnp.asarray(load_arrays(self.info.name, "test", data_dir=self.config.data_dir)["x"][:n])
+        return self._vis_images
+
+    @partial(jax.jit, static_argnums=0)
+    def _visualize(self, params, x, rng):
+        r_prior, r_sample, r_data, r_rec = jax.random.split(rng, 4)
+        encode, decode = self._fns(params)
+        n = self.config.num_samples
+        z = jax.random.normal(r_prior, (n, self.latent_dim))
+        out = decode(z)
+        inp, _ = self.lik.prepare(x, r_data)
+        mean, logvar = encode(inp)
+        rec = self.lik.mean(decode(mean))
+        # Rows: linear interpolations between consecutive test encodings.
+        rows = jax.vmap(lambda a, b: interpolate(a, b, 8))(mean[0:8:2], mean[1:8:2])  # [4, 8, latent]
+        interp = self.lik.mean(decode(rows.reshape(-1, self.latent_dim)))
+        pairs = jnp.stack([inp, rec], 1)  # each test image beside its reconstruction
+        return dict(prior_mean=self.lik.mean(out), prior_sample=self.lik.sample(r_sample, out),
+                    reconstruction=pairs.reshape((-1,) + rec.shape[1:]), interpolation=interp)
+
+    def visualize(self, state, rng):
+        if len(self.info.shape) != 3:
+            return {}
+        return self._visualize(state.eval_params(), self._vis_batch(), rng)
