@@ -1,0 +1,89 @@
+"""Preprocessing as pure jnp functions, meant to run inside jitted steps.
+
+The loaders yield the raw stored values (integer grey levels 0..K-1 for image datasets, float32 points for
+toy2d); a step turns them into what its model wants with these functions. Conventions, with K = num_levels
+(17 for digits, 256 for 8-bit images, 2 for binarized sets):
+
+* ``scale01``:   x -> x / (K - 1), levels onto [0, 1] with both ends hit (0 -> 0, K-1 -> 1).
+* ``to_pm1``:    [0, 1] -> [-1, 1].  ``center_pm1`` = ``to_pm1(scale01(x))``.
+* ``binarize_static``:  x >= K // 2 -> 1, else 0 (digits: pixel >= 8, the fixed "binarized digits" of
+  shared/DESIGN.md; 8-bit images: pixel >= 128).
+* ``binarize_dynamic``: one Bernoulli(x01) draw per pixel (Salakhutdinov & Murray 2008 style dynamic
+  binarization; a fresh key per step gives a fresh binarization per step).
+* ``dequantize``: (x + u) / K with u ~ U[0, 1): the uniform dequantization of Theis et al. (2016), mapping
+  level k into the cell [k/K, (k+1)/K). Report likelihoods with `gen_jax.metrics.likelihood.dequantized_nll`.
+* ``quantize``: the inverse of ``scale01`` for model outputs in [0, 1] (round to the nearest of the K levels),
+  e.g. for sample grids.  ``undequantize`` is the inverse of ``dequantize`` (floor(y K)).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def _check_levels(num_levels) -> int:
+    if num_levels is None or int(num_levels) < 2:
+        raise ValueError(f"num_levels must be an integer >= 2 for discrete data, got {num_levels!r}")
+    return int(num_levels)
+
+
+def scale01(x, num_levels: int):
+    """Integer levels 0..K-1 -> float32 in [0, 1]: x / (K - 1)."""
+    k = _check_levels(num_levels)
+    return jnp.asarray(x, jnp.float32) / (k - 1)
+
+
+def to_pm1(x01):
+    """[0, 1] -> [-1, 1]: 2 x - 1."""
+    return 2.0 * jnp.asarray(x01, jnp.float32) - 1.0
+
+
+def from_pm1(x):
+    """[-1, 1] -> [0, 1]: (x + 1) / 2 (the inverse of `to_pm1`)."""
+    return (jnp.asarray(x, jnp.float32) + 1.0) / 2.0
+
+
+def center_pm1(x, num_levels: int):
+    """Integer levels 0..K-1 -> float32 in [-1, 1]: 2 x / (K - 1) - 1."""
+    return to_pm1(scale01(x, num_levels))
+
+
+def binarize_static(x, num_levels: int):
+    """Fixed binarization of integer levels: 1.0 where x >= K // 2, else 0.0 (float32).
+
+    For digits (K = 17) the threshold is 8, for 8-bit images (K = 256) it is 128, for K = 2 it is 1 (identity).
+    """
+    k = _check_levels(num_levels)
+    return (jnp.asarray(x) >= k // 2).astype(jnp.float32)
+
+
+def binarize_dynamic(rng, x01):
+    """Dynamic binarization: independent Bernoulli(x01) draws, float32 in {0, 1}; E[result] = x01."""
+    x01 = jnp.asarray(x01, jnp.float32)
+    return jax.random.bernoulli(rng, jnp.clip(x01, 0.0, 1.0)).astype(jnp.float32)
+
+
+def dequantize(rng, x, num_levels: int):
+    """Uniform dequantization (x + u) / K with u ~ U[0, 1): level k lands in the cell [k/K, (k+1)/K)."""
+    k = _check_levels(num_levels)
+    x = jnp.asarray(x, jnp.float32)
+    u = jax.random.uniform(rng, x.shape, jnp.float32)
+    # (k + u) / K rounds up to (k + 1) / K for u just below 1 in float32; keep it inside the cell.
+    y = (x + u) / k
+    return jnp.minimum(y, jnp.nextafter((x + 1.0) / k, jnp.float32(-jnp.inf)))
+
+
+def undequantize(y, num_levels: int):
+    """Inverse of `dequantize`: floor(y K), clipped to the levels 0..K-1 (int32)."""
+    k = _check_levels(num_levels)
+    return jnp.clip(jnp.floor(jnp.asarray(y, jnp.float32) * k), 0, k - 1).astype(jnp.int32)
+
+
+def quantize(x01, num_levels: int):
+    """Inverse of `scale01`: values in [0, 1] -> the nearest integer level round(x01 (K - 1)), clipped, int32.
+
+    Use it to turn model outputs (means, samples) in [0, 1] back into levels, e.g. for sample grids.
+    """
+    k = _check_levels(num_levels)
+    x01 = jnp.clip(jnp.asarray(x01, jnp.float32), 0.0, 1.0)
+    return jnp.round(x01 * (k - 1)).astype(jnp.int32)

@@ -1,0 +1,535 @@
+"""Dataset names -> metadata, whole splits in memory, and grain loaders sharded per JAX process.
+
+Names understood by `dataset_info`, `load_arrays` and `make_loader`:
+
+* embedded (prepared automatically on first use, no network): ``digits``, ``mnist5k``, ``toy2d/ring8``,
+  ``toy2d/grid25``, ``toy2d/two_moons``, ``toy2d/swiss_roll`` (the bare config names ``ring8`` etc. are
+  accepted too);
+* any TFDS dataset already prepared in array_record format under the data_dir, by its TFDS name, optionally
+  with config and version: ``mnist``, ``binarized_mnist``, ``cifar10``, ``fashion_mnist``,
+  ``celeb_a/…:2.1.0``... Its image feature (``image``, else the first Image feature) becomes ``x`` and its
+  ``label`` feature ``label`` (-1 when it has none). Nothing is ever downloaded: an unprepared dataset raises
+  `DatasetNotPreparedError` with the command that prepares it;
+* ``npz:/path/file.npz`` and ``folder:/path/to/images``: see `gen_jax.data.user` for the conventions.
+
+The data_dir is the argument if given, else the environment variable ``GEN_JAX_DATA_DIR``, else
+``~/tensorflow_datasets``.
+
+Every example is ``{'x': array, 'label': int32}``; image values are the stored integer levels (uint8), see
+`gen_jax.data.preprocess` for the conversions a model wants.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import logging as pylogging
+import os
+import re
+import threading
+from typing import Any, Mapping
+
+import grain
+import numpy as np
+from absl import logging
+
+from gen_jax.data.errors import DataError, DatasetNotPreparedError, DataShapeError, UnknownDatasetError
+
+ENV_DATA_DIR = "GEN_JAX_DATA_DIR"
+DEFAULT_DATA_DIR = "~/tensorflow_datasets"
+
+# name -> (module, builder class name, builder config, num_levels, num_classes)
+_EMBEDDED = {
+    "digits": ("gen_jax.data.digits", "Digits", None, 17, 10),
+    "mnist5k": ("gen_jax.data.mnist5k", "Mnist5k", None, 256, 10),
+    "toy2d/ring8": ("gen_jax.data.toy2d", "Toy2d", "ring8", None, 8),
+    "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25", None, 25),
+    "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons", None, 2),
+    "toy2d/swiss_roll": ("gen_jax.data.toy2d", "Toy2d", "swiss_roll", None, None),
+}
+_ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
+EMBEDDED_NAMES = tuple(_EMBEDDED)
+
+# Catalog splits up to this size are decoded once and served from memory; larger ones are streamed from
+# their array_record files (grain's per-example overhead is far smaller on in-memory arrays).
+IN_MEMORY_LIMIT_BYTES = 2 << 30
+
+# Catalog datasets whose uint8 images hold 0/1 rather than 0..255.
+_BINARY_CATALOG = ("binarized_mnist",)
+
+_lock = threading.RLock()
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset.
+
+    Attributes:
+      name: the canonical name (``toy2d/ring8`` for ``ring8``).
+      shape: the shape of one example's ``x`` (e.g. (8, 8, 1), (28, 28, 1), (2,)).
+      num_levels: K for integer data with levels 0..K-1 (17 digits, 256 8-bit images, 2 binarized sets);
+        None for continuous data.
+      num_classes: number of label classes; None when the dataset has no labels (labels are then -1).
+      splits: split name -> number of examples.
+      dtype: numpy dtype name of ``x`` ('uint8' or 'float32').
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    num_levels: int | None
+    num_classes: int | None
+    splits: Mapping[str, int] = dataclasses.field(hash=False)
+    dtype: str = "uint8"
+
+    @property
+    def num_dims(self) -> int:
+        """Number of scalar dimensions of one example (64 for digits): the D of bits/dim."""
+        return int(np.prod(self.shape))
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> str:
+    """The data_dir argument, else $GEN_JAX_DATA_DIR, else ~/tensorflow_datasets (user-expanded, absolute)."""
+    d = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR
+    return os.path.abspath(os.path.expanduser(os.fspath(d)))
+
+
+def prepare_command(name: str, data_dir: str) -> str:
+    """The shell command that prepares catalog dataset `name` in array_record format under `data_dir`."""
+    return f"tfds build {name} --data_dir={data_dir} --file_format=array_record"
+
+
+def _known_names_text() -> str:
+    return (
+        f"embedded: {', '.join(EMBEDDED_NAMES)} (also {', '.join(_ALIASES)}); "
+        "any TFDS catalog dataset prepared in array_record format under the data_dir "
+        "(e.g. mnist, binarized_mnist, fashion_mnist, cifar10); "
+        "'npz:/path/file.npz'; 'folder:/path/to/images'"
+    )
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+class ArraySource:
+    """An in-memory grain random-access source over {'x': [N, ...], 'label': [N]} arrays."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]):
+        self._x = arrays["x"]
+        self._label = arrays["label"]
+        if len(self._x) != len(self._label):
+            raise DataShapeError(f"{len(self._x)} examples but {len(self._label)} labels")
+
+    def __len__(self) -> int:
+        return len(self._x)
+
+    def __getitem__(self, i):
+        return {"x": self._x[i], "label": self._label[i]}
+
+    def __repr__(self) -> str:
+        return f"ArraySource(x={self._x.shape}{self._x.dtype}, label={self._label.shape})"
+
+
+class _CatalogSource:
+    """Wraps a TFDS array_record data source, renaming its image feature to 'x' and its label to 'label'."""
+
+    def __init__(self, source, image_key: str, label_key: str | None):
+        self._source = source
+        self._image_key = image_key
+        self._label_key = label_key
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def _convert(self, rec) -> dict[str, np.ndarray]:
+        x = np.asarray(rec[self._image_key])
+        if x.ndim == 2:
+            x = x[..., None]
+        label = np.int32(-1 if self._label_key is None else rec[self._label_key])
+        return {"x": x, "label": label}
+
+    def __getitem__(self, i):
+        return self._convert(self._source[i])
+
+    def __getitems__(self, indices):
+        return [self._convert(r) for r in self._source.__getitems__(list(indices))]
+
+    def __repr__(self) -> str:
+        return f"_CatalogSource({self._source!r}, x={self._image_key!r}, label={self._label_key!r})"
+
+
+class _Dataset:
+    """One resolved name: its info, its splits' data sources and whole-split arrays."""
+
+    info: DatasetInfo
+
+    def source(self, split: str):
+        raise NotImplementedError
+
+    def arrays(self, split: str) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _check_split(self, split: str) -> None:
+        if split not in self.info.splits:
+            raise DataError(
+                f"dataset {self.info.name!r} has no split {split!r}; splits: {', '.join(self.info.splits)}"
+            )
+
+
+class _InMemoryDataset(_Dataset):
+    def __init__(self, name, splits: dict[str, dict[str, np.ndarray]], num_levels, num_classes):
+        for d in splits.values():
+            for a in d.values():
+                a.setflags(write=False)
+        self._splits = splits
+        x = splits["train"]["x"]
+        self.info = DatasetInfo(
+            name=name,
+            shape=tuple(int(s) for s in x.shape[1:]),
+            num_levels=num_levels,
+            num_classes=num_classes,
+            splits={s: int(len(d["x"])) for s, d in splits.items()},
+            dtype=str(x.dtype),
+        )
+
+    def source(self, split):
+        self._check_split(split)
+        return ArraySource(self._splits[split])
+
+    def arrays(self, split):
+        self._check_split(split)
+        return self._splits[split]
+
+
+def _read_all(source, chunk: int = 4096) -> dict[str, np.ndarray]:
+    xs, labels = [], []
+    for start in range(0, len(source), chunk):
+        recs = source.__getitems__(range(start, min(start + chunk, len(source))))
+        xs.extend(r["x"] for r in recs)
+        labels.extend(r["label"] for r in recs)
+    return {"x": np.stack(xs), "label": np.asarray(labels, np.int32)}
+
+
+class _TfdsDataset(_Dataset):
+    """A prepared TFDS builder (embedded or catalog) read through `builder.as_data_source()`."""
+
+    def __init__(self, name, builder, num_levels, num_classes, image_key="x", label_key="label"):
+        self._builder = builder
+        self._sources = builder.as_data_source()
+        self._image_key, self._label_key = image_key, label_key
+        feature = builder.info.features[image_key]
+        shape = tuple(feature.shape)
+        if any(s is None for s in shape):
+            raise DataShapeError(
+                f"dataset {name!r}: feature {image_key!r} has a variable shape {shape}; "
+                "gen_jax needs fixed-size examples (resize them into an npz or image folder first)"
+            )
+        if len(shape) == 2:
+            shape = shape + (1,)
+        self.info = DatasetInfo(
+            name=name,
+            shape=shape,
+            num_levels=num_levels,
+            num_classes=num_classes,
+            splits={s: int(v.num_examples) for s, v in builder.info.splits.items()},
+            dtype=np.dtype(feature.np_dtype).name,
+        )
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def source(self, split):
+        self._check_split(split)
+        nbytes = self.info.splits[split] * self.info.num_dims * np.dtype(self.info.dtype).itemsize
+        if nbytes <= IN_MEMORY_LIMIT_BYTES:  # small enough: decode once, then serve from memory
+            return ArraySource(self.arrays(split))
+        return _CatalogSource(self._sources[split], self._image_key, self._label_key)
+
+    def arrays(self, split):
+        self._check_split(split)
+        with _lock:
+            if split not in self._cache:
+                arrays = _read_all(_CatalogSource(self._sources[split], self._image_key, self._label_key))
+                for a in arrays.values():
+                    a.setflags(write=False)
+                self._cache[split] = arrays
+            return self._cache[split]
+
+
+
+# ------------------------------------------------------------------------------------------- resolving
+
+
+def _embedded(name: str, data_dir: str) -> _Dataset:
+    import importlib
+
+    import tensorflow_datasets as tfds
+
+    module, cls_name, config, num_levels, num_classes = _EMBEDDED[name]
+    cls = getattr(importlib.import_module(module), cls_name)
+    with _quiet_tfds():
+        builder = cls(data_dir=data_dir, config=config, file_format="array_record")
+        if not builder.is_prepared():
+            logging.info("gen_jax.data: preparing %r under %s (once)", name, data_dir)
+            try:
+                os.makedirs(data_dir, exist_ok=True)
+                builder.download_and_prepare(
+                    download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+                )
+            except Exception:
+                # Another process (multi-host, parallel tests) may have finished preparing it meanwhile.
+                builder = cls(data_dir=data_dir, config=config, file_format="array_record")
+                if not builder.is_prepared():
+                    raise
+    # Embedded datasets are small: hold them in memory (far faster per example than decoding records).
+    tfds_ds = _TfdsDataset(name, builder, num_levels, num_classes)
+    splits = {s: tfds_ds.arrays(s) for s in tfds_ds.info.splits}
+    return _InMemoryDataset(name, splits, num_levels, num_classes)
+
+
+@contextlib.contextmanager
+def _quiet_tfds():
+    """No progress bars and no INFO/WARNING chatter from TFDS while an embedded dataset is prepared."""
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    was_active = tqdm_utils._active  # pylint: disable=protected-access
+    absl_logger = pylogging.getLogger("absl")
+    level = absl_logger.level
+    tqdm_utils.display_progress_bar(False)
+    absl_logger.setLevel(pylogging.ERROR)
+    try:
+        yield
+    finally:
+        tqdm_utils.display_progress_bar(was_active)
+        absl_logger.setLevel(level)
+
+
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in v.split("."))
+
+
+def _prepared_dir(name: str, data_dir: str) -> str | None:
+    """data_dir/<dataset>[/<config>]/<version> holding dataset_info.json, or None."""
+    base, _, version = name.partition(":")
+    root = os.path.join(data_dir, *base.split("/"))
+    if not os.path.isdir(root):
+        return None
+
+    def versions(d):
+        return sorted(
+            (v for v in os.listdir(d)
+             if _VERSION_RE.match(v) and os.path.isfile(os.path.join(d, v, "dataset_info.json"))),
+            key=_version_key,
+        )
+
+    candidates = versions(root)
+    if not candidates and "/" not in base:  # configs: pick the only prepared one
+        configs = [c for c in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, c))
+                   and versions(os.path.join(root, c))]
+        if len(configs) == 1:
+            root = os.path.join(root, configs[0])
+            candidates = versions(root)
+        elif len(configs) > 1:
+            raise DataError(
+                f"dataset {base!r} is prepared under {root} in several configs ({', '.join(configs)}); "
+                f"name one, e.g. '{base}/{configs[0]}'"
+            )
+    if version:
+        return os.path.join(root, version) if version in candidates else None
+    return os.path.join(root, candidates[-1]) if candidates else None
+
+
+def _catalog(name: str, data_dir: str) -> _Dataset:
+    import tensorflow_datasets as tfds
+
+    base = name.partition(":")[0].split("/")[0]
+    path = _prepared_dir(name, data_dir)
+    if path is None:
+        if base not in set(tfds.list_builders(with_community_datasets=False)):
+            raise UnknownDatasetError(f"unknown dataset {name!r}. Known names: {_known_names_text()}")
+        raise DatasetNotPreparedError(
+            f"dataset {name!r} is not prepared under the data_dir {data_dir} (looked for "
+            f"{os.path.join(data_dir, *name.partition(':')[0].split('/'))}/<version>/dataset_info.json). "
+            "gen_jax never downloads; on a machine with network access run\n"
+            f"    {prepare_command(name, data_dir)}\n"
+            "(pip install tensorflow-datasets; some datasets also need tensorflow), then copy that directory "
+            f"here, or point data_dir / ${ENV_DATA_DIR} at a directory where it is prepared."
+        )
+    builder = tfds.builder_from_directory(path)
+    fmt = getattr(builder.info, "file_format", None)
+    fmt = getattr(fmt, "value", fmt)
+    if fmt != "array_record":
+        raise DatasetNotPreparedError(
+            f"dataset {name!r} is prepared under {path} in {fmt or 'an unknown'} format, but gen_jax reads "
+            "array_record (random access, no TensorFlow). Re-prepare it on a machine with network access:\n"
+            f"    {prepare_command(name, data_dir)}"
+        )
+    features = builder.info.features
+    keys = list(features.keys())
+    image_key = next(
+        (k for k in ("image", "x") if k in keys),
+        next((k for k in keys if isinstance(features[k], tfds.features.Image)), None),
+    )
+    if image_key is None:
+        raise DataShapeError(f"dataset {name!r} has no image feature (features: {', '.join(keys)})")
+    label_key = "label" if "label" in keys else None
+    num_classes = None
+    if label_key is not None:
+        num_classes = getattr(features[label_key], "num_classes", None)
+    dtype = np.dtype(features[image_key].np_dtype)
+    if base in _BINARY_CATALOG:
+        num_levels = 2
+    elif dtype == np.uint8:
+        num_levels = 256
+    else:
+        num_levels = None
+    return _TfdsDataset(name, builder, num_levels, num_classes, image_key, label_key)
+
+
+def _file_stamp(path: str) -> tuple:
+    """Changes whenever a file (or any file under a folder) is replaced, so cached arrays are refreshed."""
+    if os.path.isfile(path):
+        st = os.stat(path)
+        return (st.st_mtime_ns, st.st_size)
+    stamp = []
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            stamp.append((dirpath, f, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(stamp))
+
+
+@functools.lru_cache(maxsize=32)
+def _resolve_cached(name: str, data_dir: str, stamp: tuple) -> _Dataset:
+    del stamp  # only part of the cache key
+    if name.startswith("npz:"):
+        from gen_jax.data.user import load_npz
+
+        splits, num_levels = load_npz(os.path.expanduser(name[4:]))
+        labels = np.concatenate([d["label"] for d in splits.values()])
+        num_classes = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else None
+        return _InMemoryDataset(name, splits, num_levels, num_classes)
+    if name.startswith("folder:"):
+        from gen_jax.data.user import load_folder
+
+        splits, num_levels, num_classes = load_folder(os.path.expanduser(name[7:]))
+        return _InMemoryDataset(name, splits, num_levels, num_classes)
+    if name in _EMBEDDED:
+        return _embedded(name, data_dir)
+    return _catalog(name, data_dir)
+
+
+def canonical_name(name: str) -> str:
+    """'ring8' -> 'toy2d/ring8'; other names unchanged (after checking the type)."""
+    if not isinstance(name, str) or not name:
+        raise UnknownDatasetError(f"dataset name must be a non-empty string, got {name!r}")
+    return _ALIASES.get(name, name)
+
+
+def resolve(name: str, data_dir: str | os.PathLike | None = None) -> _Dataset:
+    """The (cached) dataset object behind a name; embedded datasets are prepared here on first use."""
+    name = canonical_name(name)
+    data_dir = resolve_data_dir(data_dir)
+    stamp: tuple = ()
+    if name.startswith("npz:") or name.startswith("folder:"):
+        path = os.path.expanduser(name.split(":", 1)[1])
+        stamp = _file_stamp(path) if os.path.exists(path) else ("missing",)
+        data_dir = ""  # irrelevant for user data
+    with _lock:
+        return _resolve_cached(name, data_dir, stamp)
+
+
+# ------------------------------------------------------------------------------------------ public API
+
+
+def dataset_info(name: str, data_dir: str | os.PathLike | None = None) -> DatasetInfo:
+    """Shape, levels, classes and split sizes of a dataset (preparing an embedded one on first use)."""
+    return resolve(name, data_dir).info
+
+
+def load_arrays(name: str, split: str, data_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """A whole split in memory: {'x': [N, *shape] (uint8 levels or float32), 'label': int32 [N]}.
+
+    Returns fresh (writable) copies; the stored order is kept (no shuffling).
+    """
+    arrays = resolve(name, data_dir).arrays(split)
+    return {"x": np.array(arrays["x"]), "label": np.array(arrays["label"], np.int32)}
+
+
+# In memory, reading in the main thread is fastest (grain's prefetch threads only add overhead).
+_IN_MEMORY_READ = grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
+_STREAM_READ = grain.ReadOptions(num_threads=8, prefetch_buffer_size=128)
+
+
+def _default_shard_options(drop_remainder: bool):
+    return grain.sharding.ShardByJaxProcess(drop_remainder=drop_remainder)
+
+
+def make_loader(
+    name: str,
+    split: str,
+    *,
+    batch_size: int,
+    data_dir: str | os.PathLike | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    num_epochs: int | None = None,
+    drop_remainder: bool = True,
+    shard_options: Any = None,
+) -> grain.DataLoader:
+    """A grain DataLoader of batches {'x': [b, *shape], 'label': int32 [b]} for this JAX process.
+
+    Args:
+      name, split, data_dir: as in `load_arrays`.
+      batch_size: the GLOBAL batch size; each of the jax.process_count() processes yields batches of
+        batch_size // process_count examples (it must divide), to be assembled into the global batch
+        with `jax.make_array_from_process_local_data`.
+      shuffle, seed: global shuffle of each process's shard, reshuffled every epoch, fully determined by
+        seed (a non-negative 32-bit int).
+      num_epochs: None repeats forever (training); 1 for a single pass (eval).
+      drop_remainder: drop the last incomplete batch, and shard so that every process has the same number
+        of examples (training). Eval use: shuffle=False, num_epochs=1, drop_remainder=False yields every
+        example once; with several processes their shards may then differ by one example, so the last
+        batches can differ in size between processes (pad them before assembling a global array).
+      shard_options: overrides grain.sharding.ShardByJaxProcess(drop_remainder=drop_remainder), e.g.
+        grain.sharding.ShardOptions(shard_index=i, shard_count=n) to simulate n processes.
+
+    The iterator `it = iter(loader)` has `it.get_state()` / `it.set_state(state)`: restoring a state gives
+    exactly the batches that followed it (checkpoint it with grain.checkpoint.CheckpointSave/Restore).
+    """
+    ds = resolve(name, data_dir)
+    source = ds.source(split)
+    if shard_options is None:
+        shard_options = _default_shard_options(drop_remainder)
+    shard_count = int(shard_options.shard_count)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size % shard_count:
+        raise ValueError(
+            f"the global batch_size {batch_size} is not divisible by the number of data shards "
+            f"(JAX processes) {shard_count}"
+        )
+    per_shard = batch_size // shard_count
+    if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    n = len(source)
+    if num_epochs is not None and drop_remainder and n // shard_count < per_shard:
+        raise ValueError(
+            f"split {split!r} of {ds.info.name!r} has {n} examples ({n // shard_count} per shard), fewer than "
+            f"one batch of {per_shard} per shard with drop_remainder=True: no batch would be produced"
+        )
+    sampler = grain.samplers.IndexSampler(
+        num_records=n,
+        shard_options=shard_options,
+        shuffle=shuffle,
+        num_epochs=num_epochs,
+        seed=int(seed),
+    )
+    return grain.DataLoader(
+        data_source=source,
+        sampler=sampler,
+        operations=[grain.transforms.Batch(batch_size=per_shard, drop_remainder=drop_remainder)],
+        worker_count=0,
+        shard_options=shard_options,
+        read_options=_IN_MEMORY_READ if isinstance(source, ArraySource) else _STREAM_READ,
+    )
