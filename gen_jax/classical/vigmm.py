@@ -204,6 +204,7 @@ def kl_gaussian_wishart(post: Posterior, prior: Prior) -> jax.Array:
     return kl_wishart + kl_mean
 
 
+@jax.jit
 def elbo(post: Posterior, prior: Prior, x, resp=None, sample_weight=None) -> jax.Array:
     """Total ELBO. With resp=None the optimal responsibilities are used (sum_n logsumexp_k log rho_nk - KLs)."""
     lr = log_rho(post, x)
@@ -329,6 +330,7 @@ def effective_components(post: Posterior, threshold: float = 0.01) -> int:
     return int(jnp.sum(mixture_weights(post) > threshold))
 
 
+@jax.jit
 def predictive_log_prob(post: Posterior, x) -> jax.Array:
     """log of the posterior predictive density (Student-t mixture, PRML 10.81): [N]."""
     x = jnp.asarray(x, post.means.dtype)
