@@ -10,9 +10,10 @@ The train/test split is FIXED forever (never change it: published numbers depend
   exactly 36 per class;
 * train = the other 1,437 images.
 
-Both splits are stored in increasing sklearn index order. The selection uses no random number generator,
-so it does not depend on any library version; `split_indices()` recomputes it and
-tests/data/test_digits.py pins a hash of it.
+Both splits are stored in increasing sklearn index order. The selection uses no random number
+generator, so it depends on no library version; `split_indices()` recomputes it, and
+tests/data/test_digits.py pins the SHA-256 of the sorted test indices as little-endian int64 bytes:
+``b6dda9966fad4e2df3b584a188f9351352e031ea9a23d0cf877dd349c0e434c0``.
 """
 from __future__ import annotations
 

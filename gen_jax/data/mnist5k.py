@@ -8,7 +8,8 @@ Features: ``x`` uint8 [28, 28, 1], ``label`` (0..9), ``index`` int32 (the row in
 
 The split is FIXED forever: test = for each class c, the 100 rows i of class c with the smallest SHA-256
 digest of ``f"gen_jax/mnist5k/{i}"`` (1,000 images, 100 per class); train = the other 4,000 rows. Both are
-stored in increasing row order.
+stored in increasing row order. SHA-256 of the sorted test indices as little-endian int64 bytes:
+``3afffd0880f736151075a06b36861f6cfbd3a2b341fe2267edc8d4a32e4b431d``.
 """
 from __future__ import annotations
 

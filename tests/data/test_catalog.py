@@ -1,0 +1,163 @@
+"""Catalog datasets: read from a prepared data_dir, never downloaded.
+
+The prepared `mnist` here is made by the REAL TFDS mnist builder (tensorflow_datasets.image_classification
+.mnist.MNIST, version 3.0.1) in array_record format, fed fake IDX files in place of its download. Two parts of
+that builder need TensorFlow, which gen_jax does not install: reading the raw files (tf.io.gfile) and PNG
+encoding of numpy images; the test supplies PIL images instead, which TFDS encodes with Pillow. The result is a
+directory laid out exactly as `tfds build mnist --file_format=array_record` writes it.
+"""
+import gzip
+import importlib.resources
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from gen_jax import data
+
+N_TRAIN, N_TEST = 48, 20
+
+
+def _fake_mnist(tmp_path, monkeypatch, rng):
+    import tensorflow_datasets as tfds
+    from PIL import Image
+    from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+    # TFDS's builder-source lookup imports `importlib_resources` (a backport not among our pins).
+    monkeypatch.setitem(sys.modules, "importlib_resources", importlib.resources)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    truth = {}
+    for split, n in (("train", N_TRAIN), ("test", N_TEST)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        with gzip.open(raw / f"{split}-images.gz", "wb") as f:
+            f.write(b"\0" * 16 + images.tobytes())
+        with gzip.open(raw / f"{split}-labels.gz", "wb") as f:
+            f.write(b"\0" * 8 + labels.tobytes())
+        truth[split] = (images, labels)
+
+    def read_images(path, n):
+        with gzip.open(path) as f:
+            a = np.frombuffer(f.read()[16:], np.uint8).reshape(n, 28, 28)
+        return [Image.fromarray(img, mode="L") for img in a]
+
+    def read_labels(path, n):
+        with gzip.open(path) as f:
+            return np.frombuffer(f.read()[8:], np.uint8).astype(np.int64)
+
+    def fake_download(self, urls):
+        assert set(urls) == {"train_data", "train_labels", "test_data", "test_labels"}
+        return {f"{s}_{k}": str(raw / f"{s}-{'images' if k == 'data' else 'labels'}.gz")
+                for s in ("train", "test") for k in ("data", "labels")}
+
+    monkeypatch.setattr(tfds_mnist, "_TRAIN_EXAMPLES", N_TRAIN)
+    monkeypatch.setattr(tfds_mnist, "_TEST_EXAMPLES", N_TEST)
+    monkeypatch.setattr(tfds_mnist, "_extract_mnist_images", read_images)
+    monkeypatch.setattr(tfds_mnist, "_extract_mnist_labels", read_labels)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download_and_extract", fake_download)
+    data_dir = tmp_path / "tfds"
+    builder = tfds_mnist.MNIST(data_dir=str(data_dir), file_format="array_record")
+    builder.download_and_prepare()
+    assert os.path.isfile(data_dir / "mnist" / "3.0.1" / "dataset_info.json")
+    return str(data_dir), truth
+
+
+def _rows(x):
+    return sorted(r.tobytes() for r in np.asarray(x).reshape(len(x), -1))
+
+
+def test_prepared_catalog_mnist_loads_through_make_loader(tmp_path, monkeypatch, no_network):
+    data_dir, truth = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(0))
+    assert "tensorflow" not in sys.modules
+    info = data.dataset_info("mnist", data_dir=data_dir)
+    assert info.shape == (28, 28, 1) and info.num_levels == 256 and info.num_classes == 10
+    assert info.splits == {"train": N_TRAIN, "test": N_TEST} and info.dtype == "uint8"
+    for split, (images, labels) in truth.items():
+        arrays = data.load_arrays("mnist", split, data_dir=data_dir)
+        assert arrays["x"].shape == (len(labels), 28, 28, 1) and arrays["x"].dtype == np.uint8
+        # TFDS stores examples in a hashed order: compare (image, label) pairs as multisets
+        got = sorted((r.tobytes(), int(l)) for r, l in zip(arrays["x"].reshape(len(labels), -1), arrays["label"]))
+        want = sorted((r.tobytes(), int(l)) for r, l in zip(images.reshape(len(labels), -1), labels))
+        assert got == want
+    loader = data.make_loader("mnist", "train", batch_size=16, data_dir=data_dir, seed=1, num_epochs=1)
+    batches = list(loader)
+    assert len(batches) == N_TRAIN // 16
+    assert all(b["x"].shape == (16, 28, 28, 1) and b["label"].dtype == np.int32 for b in batches)
+    assert _rows(np.concatenate([b["x"] for b in batches])) == _rows(truth["train"][0])
+    # also as versioned name
+    assert data.dataset_info("mnist:3.0.1", data_dir=data_dir).splits["test"] == N_TEST
+    assert not no_network
+
+
+def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_network):
+    """Splits above the in-memory limit are read record by record from the array_record files."""
+    from gen_jax.data import registry
+
+    data_dir, truth = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(1))
+    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    loader = data.make_loader("mnist", "test", batch_size=N_TEST, data_dir=data_dir, shuffle=False,
+                              num_epochs=1, drop_remainder=False)
+    assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
+    (batch,) = list(loader)
+    assert _rows(batch["x"]) == _rows(truth["test"][0])
+    it = iter(data.make_loader("mnist", "train", batch_size=8, data_dir=data_dir, seed=2))
+    next(it)
+    state = it.get_state()
+    a = [next(it)["x"] for _ in range(7)]
+    it2 = iter(data.make_loader("mnist", "train", batch_size=8, data_dir=data_dir, seed=2))
+    it2.set_state(state)
+    for x in a:
+        np.testing.assert_array_equal(next(it2)["x"], x)
+
+
+def test_unprepared_catalog_dataset_is_a_clear_fast_error(tmp_path, no_network):
+    import time
+
+    empty = str(tmp_path / "empty")
+    for name in ("mnist", "binarized_mnist", "cifar10", "fashion_mnist"):
+        t = time.perf_counter()
+        with pytest.raises(data.DatasetNotPreparedError) as err:
+            data.make_loader(name, "train", batch_size=8, data_dir=empty)
+        assert time.perf_counter() - t < 5
+        msg = str(err.value)
+        assert empty in msg and f"tfds build {name} --data_dir={empty} --file_format=array_record" in msg
+        with pytest.raises(data.DatasetNotPreparedError):
+            data.dataset_info(name, data_dir=empty)
+    assert isinstance(err.value, ValueError)
+    assert not no_network, "looking for an unprepared dataset touched the network"
+    assert not os.path.exists(empty), "looking for an unprepared dataset created its data_dir"
+
+
+def test_catalog_dataset_prepared_in_another_format(tmp_path, monkeypatch):
+    import json
+
+    data_dir, _ = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(2))
+    info_path = os.path.join(data_dir, "mnist", "3.0.1", "dataset_info.json")
+    with open(info_path) as f:
+        info = json.load(f)
+    info["fileFormat"] = "tfrecord"
+    with open(info_path, "w") as f:
+        json.dump(info, f)
+    with pytest.raises(data.DatasetNotPreparedError, match="(?s)tfrecord format.*--file_format=array_record"):
+        data.dataset_info("mnist", data_dir=data_dir)
+
+
+def test_unknown_dataset_lists_the_known_names(tmp_path, no_network):
+    with pytest.raises(data.UnknownDatasetError) as err:
+        data.dataset_info("no_such_set", data_dir=str(tmp_path))
+    msg = str(err.value)
+    assert "no_such_set" in msg
+    for known in ("digits", "mnist5k", "toy2d/ring8", "toy2d/swiss_roll", "npz:", "folder:", "mnist"):
+        assert known in msg
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(data.UnknownDatasetError):
+        data.make_loader("", "train", batch_size=8)
+    assert not no_network
+
+
+def test_num_levels_of_binarized_catalog_sets():
+    from gen_jax.data import registry
+
+    assert "binarized_mnist" in registry._BINARY_CATALOG  # pylint: disable=protected-access
