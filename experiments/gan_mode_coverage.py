@@ -38,6 +38,7 @@ VARIANTS = {
     "hinge": dict(loss="hinge"),
     "pacgan2": dict(loss="nonsaturating", pack=2),
 }
+BATCH_STATS = True
 PUBLISHED = {  # PacGAN Table 1 (Lin et al. 2018), mean over 10 trials
     "ring8": {"GAN (PacGAN Table 1)": (6.3, 0.982, 0.45), "PacGAN2 (PacGAN Table 1)": (7.9, 0.956, 0.07)},
     "grid25": {"GAN (PacGAN Table 1)": (17.3, 0.948, 0.70), "PacGAN2 (PacGAN Table 1)": (23.8, 0.913, 0.13)},
@@ -68,6 +69,8 @@ def run_variant(dataset, variant, seeds, steps, batch_size, num_samples=2500, ch
 
     config = load_config(dataset)
     config.batch_size = batch_size
+    config.num_train_steps = steps
+    config.optim.num_steps = steps
     for k, v in VARIANTS[variant].items():
         config.model[k] = v
     data = jnp.asarray(load_train_points(dataset))
@@ -94,7 +97,7 @@ def run_variant(dataset, variant, seeds, steps, batch_size, num_samples=2500, ch
     def evaluate(states, keys):
         def per_seed(state, key):
             z = gan.sample_latent(jax.random.fold_in(key, 777), num_samples)
-            x = gan.sample(state, z, use_ema=False)
+            x = gan.sample(state, z, use_ema=False, batch_stats=BATCH_STATS)
             return mode_coverage_arrays(jnp.where(jnp.isfinite(x), x, 1e6), centers, sigma)
         return jax.vmap(per_seed)(states, keys)
 

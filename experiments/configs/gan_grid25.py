@@ -22,7 +22,7 @@ def get_config():
     c.dataset = "toy2d/grid25"
     c.batch_size = 128
     c.eval_batch_size = 500
-    c.num_train_steps = 4000
+    c.num_train_steps = 10000
     c.log_every = 200
     c.eval_every = 2000
     c.sample_every = 1000
@@ -30,6 +30,8 @@ def get_config():
     c.optim.learning_rate = 5e-4
     c.optim.b1 = 0.5
     c.optim.b2 = 0.999
+    c.optim.schedule = "cosine"
+    c.optim.num_steps = c.num_train_steps
     c.model = ml_collections.ConfigDict(dict(
         arch="mlp", loss="nonsaturating", penalty="default", gp_weight=0.1, r1_gamma=1.0, d_steps=1, pack=1,
         latent_dim=2, g_features=(128, 128, 128), g_batch_norm=True, d_features=(128, 128),

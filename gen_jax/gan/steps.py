@@ -200,10 +200,14 @@ class GAN:
         return TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
                                  model_state=model_state, ema_decay=config.get("ema_decay") or None)
 
-    def sample(self, state: TrainState, z, y=None, use_ema=True):
-        """Generator samples in data space from latents z (inference-mode batch norm, EMA params if any)."""
+    def sample(self, state: TrainState, z, y=None, use_ema=True, batch_stats=False):
+        """Generator samples in data space from latents z, with the EMA params if any.
+
+        batch_stats=False uses batch norm's running averages (inference mode); True normalises with the
+        statistics of this latent batch (training mode, nothing stored), exact for large batches.
+        """
         params = state.eval_params() if use_ema else state.params
-        out, _ = self.generate(params["generator"], state.model_state["generator"], z, y, train=False)
+        out, _ = self.generate(params["generator"], state.model_state["generator"], z, y, train=batch_stats)
         return out
 
 
