@@ -273,10 +273,15 @@ def _embedded(name: str, data_dir: str) -> _Dataset:
                 builder.download_and_prepare(
                     download_config=tfds.download.DownloadConfig(try_download_gcs=False)
                 )
-            except Exception:
+            except Exception as e:
                 # Another process (multi-host, parallel tests) may have finished preparing it meanwhile.
                 builder = cls(data_dir=data_dir, config=config, file_format="array_record")
                 if not builder.is_prepared():
+                    if isinstance(e, OSError):
+                        raise DataError(
+                            f"could not prepare the embedded dataset {name!r} under the data_dir {data_dir}: {e}. "
+                            f"Point data_dir or ${ENV_DATA_DIR} at a writable directory."
+                        ) from e
                     raise
     # Embedded datasets are small: hold them in memory (far faster per example than decoding records).
     tfds_ds = _TfdsDataset(name, builder, num_levels, num_classes)
@@ -352,8 +357,10 @@ def _catalog(name: str, data_dir: str) -> _Dataset:
             f"{os.path.join(data_dir, *name.partition(':')[0].split('/'))}/<version>/dataset_info.json). "
             "gen_jax never downloads; on a machine with network access run\n"
             f"    {prepare_command(name, data_dir)}\n"
-            "(pip install tensorflow-datasets; some datasets also need tensorflow), then copy that directory "
-            f"here, or point data_dir / ${ENV_DATA_DIR} at a directory where it is prepared."
+            "(that machine needs `pip install tensorflow tensorflow-datasets array_record`: TFDS's catalog "
+            "builders use TensorFlow to read and encode the raw files), then copy the resulting "
+            f"{os.path.join(data_dir, name.partition(':')[0].split('/')[0])} directory here, or point data_dir / "
+            f"${ENV_DATA_DIR} at a directory where it is prepared."
         )
     builder = tfds.builder_from_directory(path)
     fmt = getattr(builder.info, "file_format", None)

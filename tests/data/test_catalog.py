@@ -161,3 +161,35 @@ def test_num_levels_of_binarized_catalog_sets():
     from gen_jax.data import registry
 
     assert "binarized_mnist" in registry._BINARY_CATALOG  # pylint: disable=protected-access
+
+
+def test_unlabelled_binarized_catalog_set(tmp_path, monkeypatch):
+    """A prepared `binarized_mnist` (one 'image' feature, no label) reads as 2 levels with labels -1."""
+    import tensorflow_datasets as tfds
+    from PIL import Image
+
+    images = (np.random.default_rng(3).random((12, 28, 28)) > 0.7).astype(np.uint8)
+
+    class FakeBinarizedMnist(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        name = "binarized_mnist"
+        VERSION = tfds.core.Version("1.0.0")
+        code_path = None  # no checksums file to look up
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(
+                {"image": tfds.features.Image(shape=(28, 28, 1))}))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples(images[:8]), "test": self._generate_examples(images[8:])}
+
+        def _generate_examples(self, ims):
+            for i, im in enumerate(ims):
+                yield i, {"image": Image.fromarray(im, mode="L")}
+
+    data_dir = str(tmp_path / "tfds")
+    FakeBinarizedMnist(data_dir=data_dir, file_format="array_record").download_and_prepare()
+    info = data.dataset_info("binarized_mnist", data_dir=data_dir)
+    assert info.num_levels == 2 and info.num_classes is None and info.shape == (28, 28, 1)
+    a = data.load_arrays("binarized_mnist", "test", data_dir=data_dir)
+    assert np.all(a["label"] == -1) and set(np.unique(a["x"])) <= {0, 1}
+    assert _rows(a["x"]) == _rows(images[8:])
