@@ -97,7 +97,7 @@ class MLPGenerator(nn.Module):
             h = jnp.concatenate([h, _label_features(y, self.num_classes, self.conditioning, self.embed_dim,
                                                     "label_embed")], -1)
         for f in self.features:
-            h = nn.Dense(f)(h)
+            h = nn.Dense(f, use_bias=not self.batch_norm)(h)  # BN removes a bias
             if self.batch_norm:
                 h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(h)
             h = nn.relu(h)
@@ -227,7 +227,11 @@ class DCGANDiscriminator(nn.Module):
             h = jnp.concatenate([h, lab], -1)
         width = self.features
         for i in range(n):
-            h = _MaybeSN(nn.Conv(width, (4, 4), strides=(2, 2), padding="SAME"), self.spectral_norm)(h, train)
+            # no bias before batch norm: BN removes it, its gradient is exactly zero and Adam would turn the
+            # round-off of that zero into full-size updates
+            bias = not (i > 0 and self.norm == "batch")
+            h = _MaybeSN(nn.Conv(width, (4, 4), strides=(2, 2), padding="SAME", use_bias=bias),
+                         self.spectral_norm)(h, train)
             if i > 0:
                 h = _normalize(h, self.norm, train)
             h = nn.leaky_relu(h, 0.2)
