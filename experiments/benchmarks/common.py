@@ -1,0 +1,53 @@
+"""Helpers shared by the benchmark modules: timing a compiled step and formatting a table."""
+from __future__ import annotations
+
+import resource
+import time
+from typing import Dict, List
+
+import jax
+
+
+def time_compiled(fn, *args, warmup: int = 2, iters: int = 20):
+    """Compile time (lower + compile) and mean seconds per call of jitted `fn` after warm-up."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile() if not hasattr(fn, "lower") else fn.lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    out = None
+    for _ in range(warmup):
+        out = compiled(*args)
+    jax.block_until_ready(out)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        out = compiled(*args)
+    jax.block_until_ready(out)
+    return compile_s, (time.perf_counter() - t0) / iters, compiled
+
+
+def memory_mb(compiled) -> float:
+    """XLA's static estimate of the compiled program's peak device memory (arguments+outputs+temporaries)."""
+    m = compiled.memory_analysis()
+    if m is None:
+        return float("nan")
+    total = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes - m.alias_size_in_bytes
+    return total / 2**20
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_table(rows: List[Dict], columns: List[str]) -> None:
+    widths = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
+    print("| " + " | ".join(c.ljust(widths[c]) for c in columns) + " |")
+    print("|" + "|".join("-" * (widths[c] + 2) for c in columns) + "|")
+    for r in rows:
+        print("| " + " | ".join(_fmt(r.get(c)).ljust(widths[c]) for c in columns) + " |")
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+    return str(v)
