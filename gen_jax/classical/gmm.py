@@ -146,6 +146,7 @@ def joint_log_prob(gmm: GMM, x: jax.Array) -> jax.Array:
     return component_log_prob(gmm, x) + jnp.log(gmm.weights)[None]
 
 
+@jax.jit
 def log_prob(gmm: GMM, x: jax.Array) -> jax.Array:
     """Per-point log-likelihood log p(x_n) = logsumexp_k (log w_k + log N(x_n | mu_k, Sigma_k)): [N, D] -> [N]."""
     return logsumexp(joint_log_prob(gmm, x), axis=-1)
@@ -301,6 +302,7 @@ def kmeans(x: jax.Array, centers: jax.Array, num_iters: int = 10, sample_weight:
     return jax.lax.fori_loop(0, num_iters, body, centers)
 
 
+@functools.partial(jax.jit, static_argnames=("num_components", "covariance_type", "kmeans_iters"))
 def initialize(
     rng: jax.Array,
     x: jax.Array,
