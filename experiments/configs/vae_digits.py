@@ -1,13 +1,19 @@
-"""VAE on the embedded digits (17 grey levels), categorical decoder: the default experiment.
+"""VAE on the embedded digits (8x8, 17 grey levels) with a categorical decoder: the default experiment.
 
-Command:
+Command (about 2 minutes on 2 CPU cores):
     python -m experiments.run --config=experiments/configs/vae_digits.py --workdir=/tmp/gen_jax/vae_digits
 
-Expected (measured on a 2-core CPU, see README): a few minutes; at the end the test split gives an
-ELBO of about -{README value} nats and an IWAE-100 NLL bound a few nats lower. The IWAE-5000 figure of the
-README table comes from re-evaluating the checkpoint:
+The run evaluates the test split every 1,000 steps (ELBO, its two terms, IWAE-100 bound). The README's
+IWAE-5000 figure re-evaluates the final checkpoint:
     python -m experiments.run --config=experiments/configs/vae_digits.py --workdir=/tmp/gen_jax/vae_digits \
         --mode=eval --config.model.eval_iwae_samples=5000
+
+Expected (measured here, README table): test ELBO about -88 nats, IWAE-5000 NLL about 85 nats per image
+(an upper bound on -log P(x) of the discrete images, ~1.9 bits/dim).
+The data are small (1,437 training images): bigger MLPs overfit within 2,000 steps (test ELBO then falls
+while the train ELBO keeps rising), which is why the default is a small conv net with weight decay.
+Variants: --config.model.arch=mlp; --config.model.conditional=True (the conditional VAE, one class per
+row in the sample grid); vae_binarized_digits.py for the Bernoulli decoder.
 """
 import ml_collections
 
@@ -20,13 +26,15 @@ def get_config():
     c.dataset = "digits"
     c.batch_size = 64
     c.eval_batch_size = 120
-    c.num_train_steps = 6000
+    c.num_train_steps = 3000
     c.log_every = 100
-    c.eval_every = 2000
-    c.sample_every = 2000
-    c.checkpoint_every = 2000
-    c.optim.learning_rate = 1e-3
+    c.eval_every = 1000
+    c.sample_every = 1000
+    c.checkpoint_every = 1000
+    c.optim.name = "adamw"
+    c.optim.learning_rate = 5e-4
+    c.optim.weight_decay = 0.1
     c.model = ml_collections.ConfigDict(dict(
-        arch="mlp", hidden=(256, 128), features=(32, 64), latent_dim=16,
-        likelihood="categorical", binarize="none", beta=1.0, eval_iwae_samples=100))
+        arch="conv", hidden=(256, 128), activation="relu", features=(32, 64), latent_dim=16,
+        likelihood="categorical", binarize="none", beta=1.0, conditional=False, eval_iwae_samples=100))
     return c

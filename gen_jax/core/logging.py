@@ -15,9 +15,14 @@ import numpy as np
 def image_grid(images, ncols: int | None = None, pad: int = 1, min_size: int = 32) -> np.ndarray:
     """Tiles [N, H, W, C] images in [0, 1] into one uint8 [rows*H', cols*W', 3] image.
 
-    Small images (8x8 digits) are enlarged by an integer nearest-neighbour factor to at least `min_size`.
+    A 5-D [rows, cols, H, W, C] array keeps its layout (e.g. one class per row, or image | reconstruction
+    pairs). Small images (8x8 digits) are enlarged by an integer nearest-neighbour factor to at least
+    `min_size`.
     """
     x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 5:
+        ncols = x.shape[1]
+        x = x.reshape((-1,) + x.shape[2:])
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
@@ -86,7 +91,7 @@ class MetricWriter:
                 self._tb.add_scalar(f"{split}/{k}", float(v), int(step))
 
     def write_images(self, step: int, images: Dict[str, np.ndarray]) -> Dict[str, str]:
-        """Saves each [N, H, W, C] batch as `samples/<name>_<step>.png`; returns the paths."""
+        """Saves each [N, H, W, C] (or [rows, cols, H, W, C]) batch as `samples/<name>_<step>.png`; returns the paths."""
         paths = {}
         if not self.enabled:
             return paths

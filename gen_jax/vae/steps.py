@@ -111,31 +111,40 @@ class VAEExperiment(Experiment):
         super().__init__(config, info)
         m = config.model
         self.lik = Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
-        self.model = make_vae(m, info.shape, self.lik.params_per_dim)
+        self.num_classes = 0
+        if m.get("conditional", False):
+            if not info.num_classes:
+                raise ValueError(f"model.conditional=True needs a labelled dataset; {info.name!r} has no classes")
+            self.num_classes = int(info.num_classes)
+        self.model = make_vae(m, info.shape, self.lik.params_per_dim, self.num_classes)
         self.latent_dim = int(m.latent_dim)
         self.num_dims = int(np.prod(info.shape))
         self._vis_images = None
 
     # -- pieces ------------------------------------------------------------------------------------------
-    def _fns(self, params):
-        encode = lambda inp: self.model.apply({"params": params}, inp, method=VAE.encode)
-        decode = lambda z: self.model.apply({"params": params}, z, method=VAE.decode)
+    def _fns(self, params, y=None):
+        """encode(input) -> (mean, logvar) and decode(z) -> decoder output, closed over params (and labels)."""
+        y = y if self.num_classes else None
+        encode = lambda inp: self.model.apply({"params": params}, inp, y, method=VAE.encode)
+        decode = lambda z: self.model.apply({"params": params}, z, y, method=VAE.decode)
         return encode, decode
 
-    def terms(self, params, x, rng, **kw):
+    def terms(self, params, x, rng, y=None, **kw):
         """Per-example ELBO terms of raw data `x` (preprocessing included), and the encoder input."""
         r_data, r_z = jax.random.split(rng)
         inp, target = self.lik.prepare(x, r_data)
-        encode, decode = self._fns(params)
+        encode, decode = self._fns(params, y)
         t = losses.elbo(r_z, (inp, target), lambda xt: encode(xt[0]),
                         lambda z, xt: self.lik.log_prob(decode(z), xt[1]), beta=self.config.model.get("beta", 1.0), **kw)
         return t, inp, target
 
-    def iwae_nll(self, params, x, rng, num_samples: int, chunk_size: int = 100):
-        """-L_k(x) + offset: the protocol's upper bound on the test NLL in nats, per example."""
+    def iwae_nll(self, params, x, rng, num_samples: int, chunk_size: int = 100, y=None):
+        """-L_k(x) + offset: the protocol's upper bound on the test NLL in nats, per example.
+
+        For the conditional VAE it bounds -log p(x | y)."""
         r_data, r_z = jax.random.split(rng)
         inp, target = self.lik.prepare(x, r_data)
-        encode, decode = self._fns(params)
+        encode, decode = self._fns(params, y)
         bound = losses.iwae_bound(r_z, (inp, target), lambda xt: encode(xt[0]),
                                   lambda z, xt: self.lik.log_prob(decode(z), xt[1]), num_samples,
                                   chunk_size=min(chunk_size, num_samples))
@@ -145,13 +154,13 @@ class VAEExperiment(Experiment):
     def init_state(self, rng, batch):
         x = jnp.zeros((1,) + tuple(self.info.shape), jnp.float32)
         z = jnp.zeros((1, self.latent_dim), jnp.float32)
-        params = self.model.init(rng, x, z)["params"]
+        params = self.model.init(rng, x, z, jnp.zeros((1,), jnp.int32))["params"]
         return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
                                  ema_decay=self.config.get("ema_decay") or None)
 
     def train_step(self, state, batch, rng):
         def loss_fn(params):
-            t, _, _ = self.terms(params, batch["x"], rng)
+            t, _, _ = self.terms(params, batch["x"], rng, batch.get("label"))
             return -jnp.mean(t.elbo), t
 
         (loss, t), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -162,12 +171,12 @@ class VAEExperiment(Experiment):
     def eval_step(self, state, batch, rng):
         params = state.eval_params()
         r1, r2 = jax.random.split(rng)
-        t, _, _ = self.terms(params, batch["x"], r1)
+        t, _, _ = self.terms(params, batch["x"], r1, batch.get("label"))
         off = self.lik.nll_offset(self.num_dims)
         out = dict(elbo=t.elbo, reconstruction=t.reconstruction, kl=t.kl, neg_elbo_nats=-t.elbo + off)
         k = int(self.config.model.get("eval_iwae_samples", 0) or 0)
         if k:
-            nll = self.iwae_nll(params, batch["x"], r2, k)
+            nll = self.iwae_nll(params, batch["x"], r2, k, y=batch.get("label"))
             out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
         return out
 
@@ -175,27 +184,44 @@ class VAEExperiment(Experiment):
         if self._vis_images is None:
             from gen_jax.data import load_arrays
 
-            self._vis_images = jnp.asarray(load_arrays(self.info.name, "test", data_dir=self.config.data_dir)["x"][:n])
+            test = load_arrays(self.info.name, "test", data_dir=self.config.data_dir)
+            self._vis_images = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n]))
         return self._vis_images
 
     @partial(jax.jit, static_argnums=0)
-    def _visualize(self, params, x, rng):
-        r_prior, r_sample, r_data, r_rec = jax.random.split(rng, 4)
-        encode, decode = self._fns(params)
+    def _visualize(self, params, x, y, rng):
+        r_prior, r_sample, r_data, r_post, r_pp = jax.random.split(rng, 5)
         n = self.config.num_samples
+        if self.num_classes:  # the conditional VAE: one row per class
+            n = 10 * self.num_classes
+        y_prior = jnp.arange(n) // 10
+        _, decode_prior = self._fns(params, y_prior)
         z = jax.random.normal(r_prior, (n, self.latent_dim))
-        out = decode(z)
+        out = decode_prior(z)
+        encode, decode = self._fns(params, y)
         inp, _ = self.lik.prepare(x, r_data)
         mean, logvar = encode(inp)
         rec = self.lik.mean(decode(mean))
-        # Rows: linear interpolations between consecutive test encodings.
+        # Posterior predictive: z ~ q(z|x), then x' ~ p(x|z); each test image beside two draws.
+        zs = losses.reparameterize(r_post, mean, logvar, num_samples=2)
+        pp_draws = jax.vmap(lambda zi, k: self.lik.sample(k, decode(zi)))(zs, jax.random.split(r_pp, 2))
+        # Rows: linear interpolations between consecutive test encodings (labels of the row's start).
+        pair_y = y[0:8:2]
         rows = jax.vmap(lambda a, b: interpolate(a, b, 8))(mean[0:8:2], mean[1:8:2])  # [4, 8, latent]
-        interp = self.lik.mean(decode(rows.reshape(-1, self.latent_dim)))
-        pairs = jnp.stack([inp, rec], 1)  # each test image beside its reconstruction
-        return dict(prior_mean=self.lik.mean(out), prior_sample=self.lik.sample(r_sample, out),
-                    reconstruction=pairs.reshape((-1,) + rec.shape[1:]), interpolation=interp)
+        _, decode_rows = self._fns(params, jnp.repeat(pair_y, 8))
+        interp = self.lik.mean(decode_rows(rows.reshape(-1, self.latent_dim)))
+        img = rec.shape[1:]
+        prior_mean, prior_sample = self.lik.mean(out), self.lik.sample(r_sample, out)
+        if self.num_classes:
+            prior_mean, prior_sample = (a.reshape((self.num_classes, 10) + img) for a in (prior_mean, prior_sample))
+        return dict(prior_mean=prior_mean, prior_sample=prior_sample,
+                    # 4 rows of (test image, reconstruction) pairs; 8 rows of (test image, two draws) triples
+                    reconstruction=jnp.stack([inp, rec], 1).reshape((4, -1) + img),
+                    posterior_predictive=jnp.stack([inp, pp_draws[0], pp_draws[1]], 1).reshape((8, -1) + img),
+                    interpolation=interp.reshape((4, 8) + img))
 
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:
             return {}
-        return self._visualize(state.eval_params(), self._vis_batch(), rng)
+        x, y = self._vis_batch()
+        return self._visualize(state.eval_params(), x, y, rng)
