@@ -1,0 +1,52 @@
+"""Autoregressive models on the embedded digits (8x8, 17 grey levels): exact test NLL.
+
+The config argument picks the model (default pixelcnn):
+    python -m experiments.run --config=experiments/configs/ar_digits.py:pixelcnn --workdir=/tmp/ar_digits_pixelcnn
+    ... :gated_pixelcnn | :pixelcnn_pp | :row_lstm | :diagonal_bilstm | :gated_pixelcnn_conditional
+
+Each run takes a few minutes on 2 CPU cores. The metric is the exact discrete test NLL in nats per image
+(`nll_nats`) and bits/dim (`nll_bpd` = nats / (64 ln 2)) over the 360 test images: no bound, no
+dequantization (shared/DESIGN.md). Expected values (measured here; README "Autoregressive models"): see the
+table there; all five models land well below the 64 ln 17 = 181.3 nats of a uniform model.
+Binarized digits (pixel >= 8): ar_binarized_digits.py.
+"""
+import ml_collections
+
+from gen_jax.core.config import base_config
+
+# Sizes for 8x8 images with 1,437 training images: small networks (the data are tiny and overfit fast).
+MODELS = {
+    "pixelcnn": dict(features=32, num_blocks=4, first_kernel=7, kernel=3, head_features=64),
+    "gated_pixelcnn": dict(features=32, num_layers=5, first_kernel=7, kernel=3, head_features=64),
+    "pixelcnn_pp": dict(features=32, num_resnet=2, num_scales=1, dropout=0.2, weight_norm=False),
+    "row_lstm": dict(features=32, num_layers=2, first_kernel=7, kernel=3, head_features=64),
+    "diagonal_bilstm": dict(features=32, num_layers=2, first_kernel=7, head_features=64),
+}
+
+
+def get_config(arg: str = "pixelcnn"):
+    name = arg or "pixelcnn"
+    conditional = name.endswith("_conditional")
+    name = name[: -len("_conditional")] if conditional else name
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r} in the config argument; expected one of {sorted(MODELS)}")
+    c = base_config()
+    c.experiment = "autoregressive"
+    c.dataset = "digits"
+    c.batch_size = 64
+    c.eval_batch_size = 120
+    c.num_train_steps = 1500
+    c.log_every = 100
+    c.eval_every = 500
+    c.sample_every = 1500
+    c.checkpoint_every = 1500
+    c.num_samples = 64
+    c.optim.name = "adam"
+    c.optim.learning_rate = 1e-3
+    c.optim.grad_clip_norm = 1.0
+    c.model = ml_collections.ConfigDict(dict(
+        name=name, data="levels",
+        head="logistic_mixture" if name == "pixelcnn_pp" else "categorical",
+        num_mixtures=5 if name == "pixelcnn_pp" else 0,
+        conditional=conditional, cached_sampling=True, kwargs=MODELS[name]))
+    return c
