@@ -22,7 +22,7 @@ __all__ = ["MLPDenoiser", "UNet", "make_model", "init_params"]
 
 
 class MLPDenoiser(nn.Module):
-    """x [B, D], t [B] (labels [B]) -> [B, D]: residual MLP with a time embedding added to each layer."""
+    """x [B, ...], t [B] (labels [B]) -> same shape as x: residual MLP on the flattened input, with a time embedding added to each layer."""
 
     hidden: int = 128
     num_layers: int = 3
@@ -32,8 +32,10 @@ class MLPDenoiser(nn.Module):
     @nn.compact
     def __call__(self, x, t, y=None, train: bool = False):
         del train
-        if x.ndim != 2:
-            raise ValueError(f"MLPDenoiser expects points [B, D], got shape {x.shape}")
+        if x.ndim < 2:
+            raise ValueError(f"MLPDenoiser expects a batch [B, ...], got shape {x.shape}")
+        shape = x.shape
+        x = x.reshape(shape[0], -1)   # images are flattened: a baseline, and a cheap network for tests
         emb = TimeEmbedding(self.emb_dim, self.hidden)(t)
         if self.num_classes is not None:
             if y is None:
@@ -42,7 +44,7 @@ class MLPDenoiser(nn.Module):
         h = nn.Dense(self.hidden)(x)
         for _ in range(self.num_layers):
             h = h + nn.Dense(self.hidden)(nn.swish(h + nn.Dense(self.hidden)(nn.swish(emb))))
-        return nn.Dense(x.shape[-1], kernel_init=nn.initializers.zeros)(nn.swish(h))
+        return nn.Dense(x.shape[-1], kernel_init=nn.initializers.zeros)(nn.swish(h)).reshape(shape)
 
 
 def make_model(cfg, num_classes: Optional[int] = None) -> nn.Module:

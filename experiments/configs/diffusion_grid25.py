@@ -1,0 +1,15 @@
+"""DDPM on toy2d/grid25: the ring8 recipe (MLP denoiser, T = 1000 linear, L_simple, EMA) on data divided by 4.0.
+
+Command:
+    python -m experiments.run --config=experiments/configs/diffusion_grid25.py --workdir=/tmp/diffusion_grid25
+    python -m gen_jax.diffusion.sample_quality --config=experiments/configs/diffusion_grid25.py \
+        --workdir=/tmp/diffusion_grid25
+
+Expected: see the diffusion section of the README (energy distance / MMD against held-out data, mode coverage, with
+the data-vs-data floor).
+"""
+from experiments.configs import diffusion_ring8
+
+
+def get_config():
+    return diffusion_ring8.get_config(dataset="toy2d/grid25", data_scale=4.0, plot_range=5.0)
