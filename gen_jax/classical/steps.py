@@ -51,7 +51,8 @@ class AutoencoderExperiment(Experiment):
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
-        params = self.model.init(rng, jnp.zeros((1,) + tuple(self.info.shape), jnp.float32))["params"]
+        # Jitted: eager (op-by-op) initialization of the conv model costs seconds on a CPU.
+        params = jax.jit(self.model.init)(rng, jnp.zeros((1,) + tuple(self.info.shape), jnp.float32))["params"]
         return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
                                  ema_decay=self.config.get("ema_decay") or None)
 
