@@ -24,7 +24,6 @@ samples x ~ p(x | y) (clipped to [0, 1]).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 

@@ -13,7 +13,6 @@ from typing import Sequence, Tuple
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 
 class MLPEncoder(nn.Module):
