@@ -378,19 +378,21 @@ class _RowLSTMLayer(nn.Module):
 
 
 def skew(x):
-    """[N, H, W, D] -> [N, H, H + W - 1, D], row i shifted right by i (zeros elsewhere)."""
+    """[N, H, W, D] -> [N, H, H + W - 1, D], row i shifted right by i (zeros elsewhere).
+
+    Pad each row to length L = W + H, flatten the rows and re-cut them with length L - 1: row i then
+    starts i positions later (pads and reshapes only, so the gradient is cheap too)."""
     n, H, W, d = x.shape
-    j = jnp.arange(H + W - 1)[None, :] - jnp.arange(H)[:, None]              # source column, [H, H+W-1]
-    valid = (j >= 0) & (j < W)
-    out = jnp.take_along_axis(x, jnp.clip(j, 0, W - 1)[None, :, :, None], axis=2)
-    return out * valid[None, :, :, None]
+    L = W + H
+    flat = jnp.pad(x, ((0, 0), (0, 0), (0, H), (0, 0))).reshape(n, H * L, d)
+    return flat[:, : H * (L - 1)].reshape(n, H, L - 1, d)
 
 
 def unskew(y, width: int):
-    """Inverse of `skew`: [N, H, H + W - 1, D] -> [N, H, W, D]."""
-    H = y.shape[1]
-    j = jnp.arange(width)[None, :] + jnp.arange(H)[:, None]
-    return jnp.take_along_axis(y, j[None, :, :, None], axis=2)
+    """Inverse of `skew`: [N, H, H + W - 1, D] -> [N, H, W, D] (out[i, c] = y[i, c + i])."""
+    n, H, Ws, d = y.shape
+    flat = jnp.pad(y.reshape(n, H * Ws, d), ((0, 0), (0, H), (0, 0)))
+    return flat.reshape(n, H, Ws + 1, d)[:, :, :width]
 
 
 class _DiagonalLSTM(nn.Module):
