@@ -96,3 +96,32 @@ def test_bad_input_is_named():
         sq.gaussian_fit(np.zeros(5))
     with pytest.raises(ValueError, match="feature sizes differ"):
         sq.mmd2_unbiased(np.zeros((3, 2)), np.zeros((3, 4)))
+
+
+def test_class_coverage_hand_values():
+    from gen_jax.metrics.digits_classifier import class_coverage
+
+    out = class_coverage(np.array([0, 0, 1, 3]), num_classes=4)
+    assert out["shares"] == [0.5, 0.25, 0.0, 0.25]
+    assert out["classes_covered"] == 3 and out["max_share"] == 0.5
+    assert out["kl_from_uniform"] == pytest.approx(0.5 * np.log(2) + 2 * 0.25 * np.log(1.0))
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 4\)"):
+        class_coverage(np.array([0, 4]), num_classes=4)
+
+
+def test_digits_classifier_is_a_meaningful_feature_space():
+    """The library-trained classifier is accurate, and its features put real digits near the test split and
+    noise far from it (the Frechet distance ranks them)."""
+    from gen_jax.data import load_arrays
+    from gen_jax.metrics.digits_classifier import DigitsClassifier
+
+    clf = DigitsClassifier.train(seed=0, steps=120)
+    assert clf.accuracy_on_test() > 0.9
+    test = load_arrays("digits", "test")["x"] / 16.0
+    train = load_arrays("digits", "train")["x"] / 16.0
+    noise = np.random.default_rng(0).uniform(size=(500, 8, 8, 1))
+    fd_real = sq.frechet_distance_from_features(clf.features(test), clf.features(train))
+    fd_noise = sq.frechet_distance_from_features(clf.features(test), clf.features(noise))
+    assert fd_real < 0.05 * fd_noise
+    with pytest.raises(ValueError, match=r"\[N, 8, 8, 1\]"):
+        clf.features(np.zeros((2, 28, 28, 1)))
