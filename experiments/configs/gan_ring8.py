@@ -21,7 +21,7 @@ def get_config():
     c.experiment = "gan"
     c.dataset = "toy2d/ring8"
     c.batch_size = 128
-    c.eval_batch_size = 500
+    c.eval_batch_size = 1000
     c.num_train_steps = 10000
     c.log_every = 200
     c.eval_every = 2000
