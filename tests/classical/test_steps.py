@@ -25,10 +25,9 @@ INFO = DatasetInfo(name="digits", shape=(8, 8, 1), num_levels=17, num_classes=10
                    splits={"train": 1437, "test": 360}, dtype="uint8")
 
 
-@pytest.mark.parametrize("arch,num_steps,ratio", [("mlp", 70, 0.3), ("conv", 0, None)])
-def test_train_step_reduces_reconstruction_error_and_eval_matches_it(arch, num_steps, ratio):
-    # conv: forward pass and eval only (compiling its gradient costs ~10 s of CPU here); the conv config's
-    # training run is the end-to-end check (README table).
+def test_train_step_reduces_reconstruction_error_and_eval_matches_it(arch="mlp", num_steps=70, ratio=0.3):
+    # The conv model is not compiled here (several seconds of CPU on this machine): the conv config's training
+    # run is its end-to-end check (README table).
     exp = steps.AutoencoderExperiment(_config(arch), INFO)
     rng = np.random.default_rng(0)
     # Images that live on a 2-D manifold: a 4-D code can reconstruct them.
@@ -43,8 +42,7 @@ def test_train_step_reduces_reconstruction_error_and_eval_matches_it(arch, num_s
         state, m = train(state, batch, jax.random.key(i))
         first = float(m["loss"]) if first is None else first
     ev = jax.jit(exp.eval_step)(state, batch, jax.random.key(0))
-    if num_steps:
-        assert float(jnp.mean(ev["squared_error"])) < ratio * first
+    assert float(jnp.mean(ev["squared_error"])) < ratio * first
     x01 = x / 16.0
     rec = models.reconstruct(jax.jit(exp.model.apply)({"params": state.params}, jnp.asarray(x01, jnp.float32)))
     np.testing.assert_allclose(ev["mse_per_pixel"], np.mean(((x01 - rec) ** 2).reshape(32, -1), -1), rtol=1e-4)
