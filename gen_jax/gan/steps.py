@@ -35,7 +35,7 @@ from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
 from gen_jax.gan import losses
-from gen_jax.gan.latent import fixed_latents
+from gen_jax.gan.latent import fixed_latents, interpolate
 from gen_jax.gan.models import build_models, pack
 
 PENALTIES = ("none", "gp", "r1")
@@ -264,6 +264,11 @@ class GANExperiment(Experiment):
         else:
             y = None
         out["samples"] = g.to_images01(g.sample(state, z, y))
+        # latent walks (Radford et al. 2015, Sec. 6.1): 8 rows, each a slerp between two fixed latents
+        ends = fixed_latents(self.config.seed + 1, 16, g.latent_dim)
+        walk = jax.vmap(lambda a, b: interpolate(a, b, 8, spherical=True))(ends[:8], ends[8:])
+        yw = jnp.repeat(jnp.arange(8) % g.num_classes, 8) if g.num_classes else None
+        out["interpolation"] = g.to_images01(g.sample(state, walk.reshape(64, g.latent_dim), yw))
         return out
 
     def visualize(self, state, rng):
