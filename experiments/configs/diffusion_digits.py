@@ -40,5 +40,8 @@ def get_config():
         network="unet", ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), num_heads=1,
         dropout=0.1, groups=8, conditional=False, p_uncond=0.1, guidance_scale=0.0,
         schedule="linear", num_steps=1000, parameterization="eps", loss="simple", variance="small",
-        eval_vlb="estimate", eval_vlb_samples=4, clip_denoised=True, ddim_steps=50, ddim_eta=0.0))
+        eval_vlb="estimate", eval_vlb_samples=4, clip_denoised=True, ddim_steps=50, ddim_eta=0.0,
+        # None: the DDPM end points (1e-4, 0.02 for T = 1000); set to override the linear schedule's ends.
+        beta_start=ml_collections.config_dict.placeholder(float),
+        beta_end=ml_collections.config_dict.placeholder(float)))
     return c

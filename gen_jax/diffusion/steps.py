@@ -56,7 +56,8 @@ class DiffusionExperiment(Experiment):
             raise ValueError(f"model.conditional=True needs a labelled dataset; {info.name!r} has no classes")
         self.num_classes = int(info.num_classes) if self.conditional else 0
         self.model = make_model(m, self.num_classes or None)
-        self.schedule = sch.make_schedule(m.get("schedule", "linear"), int(m.get("num_steps", 1000)))
+        sched_kwargs = {k: float(m[k]) for k in ("beta_start", "beta_end") if m.get(k, None) is not None}
+        self.schedule = sch.make_schedule(m.get("schedule", "linear"), int(m.get("num_steps", 1000)), **sched_kwargs)
         self.parameterization = m.get("parameterization", "eps")
         if self.parameterization not in sch.PARAMETERIZATIONS:
             raise ValueError(f"unknown model.parameterization {self.parameterization!r}; "
