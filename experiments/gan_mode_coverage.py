@@ -64,10 +64,13 @@ def load_train_points(dataset):
         return toy2d.sample(dataset, toy2d.split_rng(dataset, "train"), toy2d.NUM_TRAIN)[0]
 
 
-def run_variant(dataset, variant, seeds, steps, batch_size, num_samples=2500, chunk=500, base_seed=0):
+def run_variant(dataset, variant, seeds, steps, batch_size, num_samples=2500, chunk=500, base_seed=0,
+                overrides=None):
     from gen_jax.data import toy2d
 
     config = load_config(dataset)
+    if overrides:
+        config.update_from_flattened_dict(overrides)
     config.batch_size = batch_size
     config.num_train_steps = steps
     config.optim.num_steps = steps
@@ -126,16 +129,28 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="0: the config's num_train_steps")
     ap.add_argument("--batch_size", type=int, default=0, help="0: the config's batch_size")
     ap.add_argument("--out", default="")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. --set optim.learning_rate=1e-3 --set model.d_features=(256,256)")
     args = ap.parse_args()
     config = load_config(args.dataset)
     steps = args.steps or config.num_train_steps
     bs = args.batch_size or config.batch_size
+    import ast
+
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
     rows = []
-    print(f"{args.dataset}: {args.seeds} seeds, {steps} steps, batch {bs}, 2,500 samples per seed")
+    print(f"{args.dataset}: {args.seeds} seeds, {steps} steps, batch {bs}, 2,500 samples per seed, "
+          f"overrides {overrides}")
     for v in args.variants.split(","):
         if v not in VARIANTS:
             raise SystemExit(f"unknown variant {v!r}; known: {', '.join(VARIANTS)}")
-        r = run_variant(args.dataset, v, args.seeds, steps, bs)
+        r = run_variant(args.dataset, v, args.seeds, steps, bs, overrides=overrides)
         rows.append(r)
         print(json.dumps(r), flush=True)
     print("\n| variant | modes (of %d) | high quality (%%) | KL |" % (8 if args.dataset == "ring8" else 25))
