@@ -18,6 +18,11 @@ averaged over `--test_draws` draws of u, an UPPER BOUND on the discrete NLL -log
 (Theis et al. 2016); bits/dim = nats / (64 ln 2). The fits run in float64 (`jax.enable_x64`): 64-D
 covariances with near-constant pixels need it for stable Cholesky factors.
 
+Expected (seed 0, measured on the shared 2-core CPU, about 1.5 minutes): class-conditional Gaussian <= 120.7
+nats/image (2.721 bits/dim, reg=0.001), Bayes-rule accuracy 0.975; GMM k=2 by BIC <= 127.0 (2.863); VI-GMM
+<= 133.5 (3.008) with 20 of 20 components effective. With --sklearn_reference: QDA 0.975, GaussianMixture(k=2)
+<= 127.2, BayesianGaussianMixture 20 effective (its plug-in density <= 239.5).
+
 It also writes `bayes_samples.png` to --outdir: one row per class, the class mean in the first column, then
 samples x ~ p(x | y) (clipped to [0, 1]).
 """
