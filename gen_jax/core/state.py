@@ -54,7 +54,8 @@ class TrainState(flax.struct.PyTreeNode):
             opt_state = {name: t.init(params[name]) for name, t in tx.items()}
         else:
             opt_state = tx.init(params)
-        ema_params = jax.tree.map(jnp.asarray, params) if ema_decay else None
+        # A real copy: an EMA that aliased the params buffers would be donated twice by the compiled step.
+        ema_params = jax.tree.map(lambda p: jnp.array(p, copy=True), params) if ema_decay else None
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state, rng=rng,
                    model_state=model_state, ema_params=ema_params, tx=tx, ema_decay=ema_decay)
 

@@ -162,3 +162,25 @@ def test_nonfinite_skip_leaves_the_state_unchanged(tmp_path):
     assert [s for _, _, s in seen] == [0, 0, 0, 1, 0]
     np.testing.assert_array_equal(seen[3][0]["w"], seen[3][1]["w"])  # the NaN step changed nothing
     assert np.all(np.isfinite(seen[4][1]["w"])) and not np.array_equal(seen[4][0]["w"], seen[4][1]["w"])
+
+
+def test_ema_is_a_separate_buffer_and_follows_its_recursion():
+    """EMA params must not alias params (the donated step would free them twice) and obey
+    ema_t = d ema_{t-1} + (1 - d) params_t."""
+    d = 0.75
+    config = tiny_vae_config(ema_decay=d)
+    exp = VAEExperiment(config, data_lib.dataset_info("digits"))
+    loader = data_lib.make_loader("digits", "train", batch_size=16, seed=0)
+    it = iter(loader)
+    mesh = sh.make_mesh(jax.devices()[:1])
+    state = sh.replicate(exp.init_state(jax.random.PRNGKey(0), next(iter(loader))), mesh)
+    for p, e in zip(jax.tree.leaves(state.params), jax.tree.leaves(state.ema_params)):
+        assert p.unsafe_buffer_pointer() != e.unsafe_buffer_pointer()
+    step = steps_lib.compile_train_step(exp.train_step, mesh)  # donating: would fail on aliased buffers
+    expected = jax.device_get(state.params)
+    for _ in range(3):
+        state, _ = step(state, sh.shard_batch(next(it), mesh))
+        params = jax.device_get(state.params)
+        expected = jax.tree.map(lambda e, p: d * e + (1 - d) * p, expected, params)
+    chex.assert_trees_all_close(jax.device_get(state.ema_params), expected, rtol=1e-5, atol=1e-7)
+    assert state.eval_params() is state.ema_params
