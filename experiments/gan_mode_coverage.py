@@ -69,13 +69,13 @@ def run_variant(dataset, variant, seeds, steps, batch_size, num_samples=2500, ch
     from gen_jax.data import toy2d
 
     config = load_config(dataset)
-    if overrides:
-        config.update_from_flattened_dict(overrides)
     config.batch_size = batch_size
     config.num_train_steps = steps
     config.optim.num_steps = steps
     for k, v in VARIANTS[variant].items():
         config.model[k] = v
+    if overrides:  # after the variant's own settings, so that --set can change them
+        config.update_from_flattened_dict(overrides)
     data = jnp.asarray(load_train_points(dataset))
     centers, sigma = toy2d.mode_centers(dataset)
     gan = GAN(config.model, (2,), None, toy2d.NUM_CLASSES[dataset])
