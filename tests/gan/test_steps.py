@@ -72,7 +72,7 @@ def test_discriminator_updates_use_fresh_latents_and_lower_its_loss():
 
 
 @pytest.mark.parametrize("model", [
-    dict(arch="dcgan", d_steps=2),                                    # DCGAN, batch norm in both players
+    dict(arch="dcgan"),                                               # DCGAN, batch norm in both players
     dict(loss="wgan_gp", d_steps=2, conditional=True, d_conditioning="projection",
          spectral_norm=True),                                         # critic with GP on labels, SN, projection
     dict(loss="hinge", pack=2),                                       # PacGAN2
@@ -136,7 +136,7 @@ def test_resume_is_exact(tmp_path):
         c = config(d_steps=2)
         c.dataset = "digits"
         c.batch_size, c.eval_batch_size = 16, 120
-        c.num_train_steps, c.log_every, c.eval_every, c.sample_every, c.checkpoint_every = steps, 1, 0, 0, 2
+        c.num_train_steps, c.log_every, c.eval_every, c.sample_every, c.checkpoint_every = steps, 1, 2, 0, 2
         c.progress_bar = False
         c.ema_decay = 0.9
         return c
