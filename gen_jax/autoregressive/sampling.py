@@ -33,8 +33,7 @@ def _draw(key, i, log_probs):
     return jnp.argmax(log_probs + g, axis=-1).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "shape", "num_levels", "head", "num_mixtures",
-                                             "start_row"))
+@functools.partial(jax.jit, static_argnames=("model", "shape", "num_levels", "head", "num_mixtures"))
 def _sample_naive(model, params, key, x0, labels, shape, num_levels, head, num_mixtures, start_row):
     H, W, C = shape
 
@@ -53,8 +52,7 @@ def _sample_naive(model, params, key, x0, labels, shape, num_levels, head, num_m
     return jax.lax.fori_loop(start_row * W * C, H * W * C, body, x0)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "shape", "num_levels", "head", "num_mixtures",
-                                             "start_row"))
+@functools.partial(jax.jit, static_argnames=("model", "shape", "num_levels", "head", "num_mixtures"))
 def _sample_cached(model, params, key, x0, labels, shape, num_levels, head, num_mixtures, start_row):
     H, W, C = shape
     _, cache = model.apply({"params": params}, scale_input(x0, num_levels), labels, mutable=["cache"])
@@ -124,4 +122,4 @@ def sample(model, params, key, num_samples: int, shape, num_levels: int, *, head
     if cached and not hasattr(model, "decode_pixel"):
         raise ValueError(f"{type(model).__name__} has no cached decoding; use cached=False")
     fn = _sample_cached if cached else _sample_naive
-    return fn(model, params, key, x0, labels, shape, num_levels, head, num_mixtures, start_row)
+    return fn(model, params, key, x0, labels, shape, num_levels, head, num_mixtures, jnp.int32(start_row))
