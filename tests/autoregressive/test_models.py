@@ -114,3 +114,21 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="class-conditional"):
         jax.eval_shape(models.GatedPixelCNN(num_levels=2, num_classes=3, features=4).init,
                        jax.random.PRNGKey(0), jnp.zeros((1, 4, 4, 1)))
+
+
+def test_weight_norm_output_depends_on_the_direction_of_v_only():
+    """Weight normalization (Salimans & Kingma 2016): w = g v / ||v||, so rescaling v changes nothing and
+    each output feature's kernel has norm g."""
+    conv = models._Conv(4, (2, 3), ((1, 0), (1, 1)), 1, True)
+    x = jax.random.normal(jax.random.PRNGKey(9), (1, 5, 5, 3))
+    p = jax.jit(conv.init)(jax.random.PRNGKey(10), x)["params"]
+    p = {**p, "scale": jnp.array([1.0, 2.0, 0.5, 3.0]), "bias": jnp.zeros(4)}
+    y = conv.apply({"params": p}, x)
+    y7 = conv.apply({"params": {**p, "kernel": 7.0 * p["kernel"]}}, x)
+    np.testing.assert_allclose(y, y7, rtol=1e-5, atol=1e-6)
+    # a one-hot input at the bottom-right tap reads one kernel entry per output: compare to g v / ||v||
+    v = np.asarray(p["kernel"])
+    w = v * np.asarray(p["scale"]) / np.sqrt((v ** 2).sum(axis=(0, 1, 2)))
+    e = jnp.zeros((1, 1, 1, 3)).at[0, 0, 0, 1].set(1.0)
+    out = conv.apply({"params": p}, e)[0, 0, 0]               # taps: row 1 (current), column 1 (centre)
+    np.testing.assert_allclose(out, w[1, 1, 1], rtol=1e-5, atol=1e-6)
