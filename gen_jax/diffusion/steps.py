@@ -56,7 +56,9 @@ class DiffusionExperiment(Experiment):
             raise ValueError(f"model.conditional=True needs a labelled dataset; {info.name!r} has no classes")
         self.num_classes = int(info.num_classes) if self.conditional else 0
         self.model = make_model(m, self.num_classes or None)
-        sched_kwargs = {k: float(m[k]) for k in ("beta_start", "beta_end") if m.get(k, None) is not None}
+        sched_kwargs = {}
+        if m.get("schedule", "linear") == "linear":   # beta_start / beta_end set the linear schedule's end points
+            sched_kwargs = {k: float(m[k]) for k in ("beta_start", "beta_end") if m.get(k, None) is not None}
         self.schedule = sch.make_schedule(m.get("schedule", "linear"), int(m.get("num_steps", 1000)), **sched_kwargs)
         self.parameterization = m.get("parameterization", "eps")
         if self.parameterization not in sch.PARAMETERIZATIONS:
@@ -202,6 +204,8 @@ class DiffusionExperiment(Experiment):
     def visualize(self, state, rng):
         params = state.eval_params()
         n = int(self.config.num_samples)
+        if n <= 0:
+            return {}
         r1, r2 = jax.random.split(rng)
         m = self.config.model
         labels = tuple(i % self.num_classes for i in range(n)) if self.conditional else None
