@@ -9,18 +9,21 @@ import jax
 
 
 def time_compiled(fn, *args, warmup: int = 2, iters: int = 20):
-    """Compile time (lower + compile) and mean seconds per call of jitted `fn` after warm-up."""
+    """Compile time (lower + compile) and mean seconds per call of jitted `fn` after warm-up.
+
+    Each call is waited for before the next: independent executions of one program with collectives,
+    queued at once, can deadlock XLA's in-process CPU communicator when simulated devices outnumber cores
+    (a real train loop chains steps through the state, so it never queues them).
+    """
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile() if not hasattr(fn, "lower") else fn.lower(*args).compile()
     compile_s = time.perf_counter() - t0
     out = None
     for _ in range(warmup):
-        out = compiled(*args)
-    jax.block_until_ready(out)
+        jax.block_until_ready(compiled(*args))
     t0 = time.perf_counter()
     for _ in range(iters):
-        out = compiled(*args)
-    jax.block_until_ready(out)
+        jax.block_until_ready(compiled(*args))
     return compile_s, (time.perf_counter() - t0) / iters, compiled
 
 
