@@ -79,3 +79,21 @@ def check_finite(metrics, step: int):
         raise NonFiniteError(f"non-finite metric at step {step}: {names}. The state of this step was not "
                              f"saved; the last checkpoint is intact. Lower the learning rate, enable "
                              f"optim.grad_clip_norm, or set config.nonfinite='skip'.")
+
+
+def run_train_steps(experiment, batches, devices=None, seed: int = 0, nonfinite: str = "stop"):
+    """Initialises `experiment` and applies its compiled train step to each host batch on `devices`.
+
+    The whole engine path (mesh, replication, sharded batch, jit) without the loop: what a test needs to
+    compare one device with many, or a script needs to time a few steps. Returns the final state and the
+    last step's metrics, both fetched to the host.
+    """
+    import jax
+
+    mesh = sh.make_mesh(devices)
+    state = sh.replicate(experiment.init_state(jax.random.PRNGKey(seed), batches[0]), mesh)
+    step = compile_train_step(experiment.train_step, mesh, nonfinite=nonfinite, donate=False)
+    metrics = None
+    for batch in batches:
+        state, metrics = step(state, sh.shard_batch(batch, mesh))
+    return jax.device_get(state), jax.device_get(metrics)

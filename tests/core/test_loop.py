@@ -25,7 +25,7 @@ def tiny_vae_config(**overrides):
     c = vae_digits.get_config()
     c.batch_size, c.eval_batch_size = 16, 40
     c.num_train_steps, c.log_every, c.eval_every, c.sample_every, c.checkpoint_every = 20, 5, 10, 0, 10
-    c.model.hidden, c.model.latent_dim, c.model.eval_iwae_samples = (32,), 4, 4
+    c.model.arch, c.model.hidden, c.model.latent_dim, c.model.eval_iwae_samples = "mlp", (32,), 4, 4
     c.progress_bar = False
     for k, v in overrides.items():
         c[k] = v
@@ -37,23 +37,18 @@ def read_metrics(workdir):
         return [json.loads(line) for line in f]
 
 
-def test_train_step_same_on_8_devices_as_on_1():
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_train_step_same_on_8_devices_as_on_1(arch):
     assert len(jax.devices()) == 8, "tests/conftest.py should create 8 simulated CPU devices"
     config = tiny_vae_config()
+    config.model.arch = arch
     info = data_lib.dataset_info("digits")
     exp = VAEExperiment(config, info)
     batches = [next(iter(data_lib.make_loader("digits", "train", batch_size=16, seed=s))) for s in range(3)]
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        mesh = sh.make_mesh(devices)
-        state = sh.replicate(exp.init_state(jax.random.PRNGKey(0), batches[0]), mesh)
-        step = steps_lib.compile_train_step(exp.train_step, mesh, donate=False)
-        for b in batches:
-            state, metrics = step(state, sh.shard_batch(b, mesh))
-        results.append((jax.device_get(state.params), jax.device_get(metrics)))
-    (p1, m1), (p8, m8) = results
-    chex.assert_trees_all_close(p1, p8, rtol=1e-5, atol=1e-6)
-    chex.assert_trees_all_close(m1, m8, rtol=1e-5, atol=1e-5)
+    (s1, m1), (s8, m8) = (steps_lib.run_train_steps(exp, batches, devs) for devs in (jax.devices()[:1], jax.devices()))
+    # Sharded reductions add in another order: float32 round-off, not a different computation.
+    chex.assert_trees_all_close(s1.params, s8.params, rtol=1e-4, atol=1e-5)
+    chex.assert_trees_all_close(m1, m8, rtol=1e-4, atol=1e-4)
     # and the batch really was split: each device holds 2 of the 16 examples
     mesh = sh.make_mesh(jax.devices())
     xb = sh.shard_batch(batches[0], mesh)["x"]

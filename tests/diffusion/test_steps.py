@@ -36,15 +36,8 @@ def _batches(n, bs=16, name="toy2d/ring8"):
 def test_train_step_same_on_8_devices_as_on_1():
     exp = DiffusionExperiment(tiny_config(), data_lib.dataset_info("toy2d/ring8"))
     batches = _batches(3)
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        mesh = sh.make_mesh(devices)
-        state = sh.replicate(exp.init_state(jax.random.PRNGKey(0), batches[0]), mesh)
-        step = steps_lib.compile_train_step(exp.train_step, mesh, donate=False)
-        for b in batches:
-            state, metrics = step(state, sh.shard_batch(b, mesh))
-        results.append((jax.device_get(state.params), jax.device_get(state.ema_params), jax.device_get(metrics)))
-    chex.assert_trees_all_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+    (s1, m1), (s8, m8) = (steps_lib.run_train_steps(exp, batches, devs) for devs in (jax.devices()[:1], jax.devices()))
+    chex.assert_trees_all_close((s1.params, s1.ema_params, m1), (s8.params, s8.ema_params, m8), rtol=1e-5, atol=1e-6)
 
 
 def test_train_step_traces_once_and_eval_uses_the_ema():
