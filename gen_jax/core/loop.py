@@ -153,6 +153,10 @@ class Trainer:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        if start >= total:  # already trained: report the restored state rather than nothing
+            if self.is_main:
+                print(f"{self.workdir} already holds step {start} of {total}: evaluating it (nothing to train)")
+            final_eval = self.evaluate(state)
         self.writer.flush()
         if self.is_main and start < total:
             print(f"trained steps {start}..{total} in {time.time() - t0:.1f}s; "
