@@ -16,29 +16,11 @@ fall between modes: this config is too small/short for sigma 0.05 (3x256 players
 
 Override the loss with e.g. --config.model.loss=wgan_gp, or pack with --config.model.pack=2.
 """
-import ml_collections
-
-from gen_jax.core.config import base_config
+from experiments.configs import gan_ring8
 
 
 def get_config():
-    c = base_config()
-    c.experiment = "gan"
+    """gan_ring8 on the grid of 25 Gaussians: the same players, loss and schedule."""
+    c = gan_ring8.get_config()
     c.dataset = "toy2d/grid25"
-    c.batch_size = 128
-    c.eval_batch_size = 1000
-    c.num_train_steps = 10000
-    c.log_every = 200
-    c.eval_every = 2000
-    c.sample_every = 1000
-    c.checkpoint_every = 2000
-    c.optim.learning_rate = 5e-4
-    c.optim.b1 = 0.5
-    c.optim.b2 = 0.999
-    c.optim.schedule = "cosine"
-    c.optim.num_steps = c.num_train_steps
-    c.model = ml_collections.ConfigDict(dict(
-        arch="mlp", loss="nonsaturating", penalty="default", gp_weight=0.1, r1_gamma=1.0, d_steps=1, pack=1,
-        latent_dim=2, g_features=(128, 128, 128), g_batch_norm=True, d_features=(128, 128),
-        spectral_norm=False, conditional=False))
     return c
