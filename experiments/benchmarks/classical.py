@@ -9,12 +9,7 @@ mesh axis, sums all-reduced by GSPMD) and once on `jax.devices()[:1]`, in the sa
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-
-FLAG = "--xla_force_host_platform_device_count=8"
 
 
 def _bench(n, d, k, ct, devices, iters=50):
@@ -43,13 +38,9 @@ def _bench(n, d, k, ct, devices, iters=50):
 def main():
     import jax
 
-    if jax.device_count() < 8 and os.environ.get("GEN_JAX_BENCH_CHILD") != "1":
-        env = dict(os.environ, GEN_JAX_BENCH_CHILD="1", JAX_PLATFORMS="cpu",
-                   XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + FLAG).strip())
-        print(f"(only {jax.device_count()} device(s) here: re-running with XLA_FLAGS={FLAG})")
-        out = subprocess.run([sys.executable, "-m", "experiments.benchmarks.classical"], env=env, check=True,
-                             capture_output=True, text=True)
-        print(out.stdout, end="")
+    from experiments.benchmarks.common import rerun_with_devices
+
+    if rerun_with_devices("experiments.benchmarks.classical"):
         return
     from experiments.benchmarks.common import print_table
 

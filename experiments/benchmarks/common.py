@@ -54,3 +54,24 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
     return str(v)
+
+
+def rerun_with_devices(module: str, n: int = 8) -> bool:
+    """Re-runs `python -m module` in a child with `n` simulated CPU devices when fewer are visible.
+
+    XLA_FLAGS only takes effect before JAX starts, so a benchmark that compares n devices with one calls
+    this first and returns at once when it answers True (the child printed the table).
+    """
+    import os
+    import subprocess
+    import sys
+
+    if jax.device_count() >= n or os.environ.get("GEN_JAX_BENCH_CHILD") == "1":
+        return False
+    flag = f"--xla_force_host_platform_device_count={n}"
+    env = dict(os.environ, GEN_JAX_BENCH_CHILD="1", JAX_PLATFORMS="cpu",
+               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + flag).strip())
+    print(f"(only {jax.device_count()} device(s) here: re-running with XLA_FLAGS={flag})")
+    out = subprocess.run([sys.executable, "-m", module], env=env, check=True, capture_output=True, text=True)
+    print(out.stdout, end="")
+    return True

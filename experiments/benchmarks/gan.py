@@ -10,12 +10,6 @@ cores, so the 8-device ratio measures the overhead of the data-parallel program,
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-FLAG = "--xla_force_host_platform_device_count=8"
-
 
 def _configs():
     from experiments.configs import gan_dcgan_digits, gan_ring8
@@ -85,13 +79,9 @@ def _bench_seeds(num_seeds):
 def main():
     import jax
 
-    if jax.device_count() < 8 and os.environ.get("GEN_JAX_BENCH_CHILD") != "1":
-        env = dict(os.environ, GEN_JAX_BENCH_CHILD="1", JAX_PLATFORMS="cpu",
-                   XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + FLAG).strip())
-        print(f"(only {jax.device_count()} device(s) here: re-running with XLA_FLAGS={FLAG})")
-        out = subprocess.run([sys.executable, "-m", "experiments.benchmarks.gan"], env=env, check=True,
-                             capture_output=True, text=True)
-        print(out.stdout, end="")
+    from experiments.benchmarks.common import rerun_with_devices
+
+    if rerun_with_devices("experiments.benchmarks.gan"):
         return
     from experiments.benchmarks.common import print_table
 
