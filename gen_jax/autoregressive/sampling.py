@@ -10,10 +10,13 @@ the same conditionals return the same image for the same key (`tests/autoregress
 * `sample(..., cached=False)`: the naive sampler, any model. A `lax.fori_loop` over the H*W*C sub-pixels,
   each step a full forward pass of the whole image: O(H W C) passes.
 * `sample(..., cached=True)`: the fast sampler of Ramachandran et al. 2017 ("Fast Generation for
-  Convolutional Autoregressive Models") for the masked-convolution models (PixelCNN, Gated PixelCNN). Each
-  layer keeps its input map in a cache; generating pixel (r, c) computes every layer at (r, c) only (and,
-  for the Gated PixelCNN, the vertical stack once per finished row): the total work of drawing an image is
-  about C forward passes instead of H W C.
+  Convolutional Autoregressive Models") for the convolutional models (PixelCNN, Gated PixelCNN,
+  PixelCNN++). Each layer keeps its input map in a cache; generating pixel (r, c) computes every layer at
+  (r, c) only (and, for the Gated PixelCNN's vertical stack and PixelCNN++'s u stream, one row per finished
+  image row; PixelCNN++'s stride-2 scales only at the pixels and rows they have): the total work of drawing
+  an image is about C forward passes (one for PixelCNN++, whose outputs at a pixel ignore that pixel)
+  instead of H W C. The model supplies `decode_row` (before each image row), `decode_pixel` (the outputs
+  at one pixel) and `decode_commit` (store a finished pixel).
 
 Image completion: pass `x_init` (the given pixels) and `start_row`; rows before `start_row` are kept.
 """
@@ -55,6 +58,8 @@ def _sample_naive(model, params, key, x0, labels, shape, num_levels, head, num_m
 @functools.partial(jax.jit, static_argnames=("model", "shape", "num_levels", "head", "num_mixtures"))
 def _sample_cached(model, params, key, x0, labels, shape, num_levels, head, num_mixtures, start_row):
     H, W, C = shape
+    # Models whose output at a pixel ignores that pixel's channels (PixelCNN++) decode once per pixel.
+    per_channel = getattr(model, "decode_per_channel", True)
     _, cache = model.apply({"params": params}, scale_input(x0, num_levels), labels, mutable=["cache"])
     cache = cache["cache"]
 
@@ -68,16 +73,22 @@ def _sample_cached(model, params, key, x0, labels, shape, num_levels, head, num_
         cache = apply(cache, "decode_row", scale_input(prev, num_levels), r, labels)
 
         def col_body(c, carry):
-            def ch_body(ch, carry):
-                x, cache = carry
-                x_p = x[:, r, c]
-                out, upd = model.apply({"params": params, "cache": cache}, scale_input(x_p, num_levels),
+            def outputs(x, cache):
+                out, upd = model.apply({"params": params, "cache": cache}, scale_input(x[:, r, c], num_levels),
                                        r, c, labels, method="decode_pixel", mutable=["cache"])
-                lp = head_log_probs(head, out, x_p, num_levels, num_mixtures)
-                v = _draw(key, (r * W + c) * C + ch, jax.lax.dynamic_index_in_dim(lp, ch, 1, False))
-                return x.at[:, r, c, ch].set(v), upd["cache"]
+                return out, upd["cache"]
 
-            x, cache = jax.lax.fori_loop(0, C, ch_body, carry)
+            def ch_body(ch, carry):
+                x, cache, out = carry
+                out_c, cache = outputs(x, cache) if per_channel else (out, cache)
+                lp = head_log_probs(head, out_c, x[:, r, c], num_levels, num_mixtures)
+                v = _draw(key, (r * W + c) * C + ch, jax.lax.dynamic_index_in_dim(lp, ch, 1, False))
+                return x.at[:, r, c, ch].set(v), cache, out
+
+            x, cache = carry
+            # out: this pixel's outputs when they do not depend on its channels, else recomputed per channel
+            out, cache = (jnp.zeros(()), cache) if per_channel else outputs(x, cache)
+            x, cache, _ = jax.lax.fori_loop(0, C, ch_body, (x, cache, out))
             cache = apply(cache, "decode_commit", scale_input(x[:, r, c], num_levels), r, c, labels)
             return x, cache
 

@@ -13,31 +13,86 @@ def _params(model, shape, label=None):
     return models.init_params(model, jax.random.PRNGKey(0), x, lab)
 
 
-@pytest.mark.parametrize("case", ["pixelcnn_rgb", "gated_conditional"])
-def test_cached_sampler_gives_exactly_the_naive_samples(case):
+def _case(case):
+    """(model, K, shape, labels) for the models with a cached decoder."""
     if case == "pixelcnn_rgb":
         K, shape = 4, (4, 5, 3)
-        model = models.PixelCNN(num_levels=K, data_channels=3, features=6, num_blocks=2, head_features=12)
-        labels = None
-    else:
+        return models.PixelCNN(num_levels=K, data_channels=3, features=6, num_blocks=2, head_features=12), \
+            K, shape, None
+    if case == "gated_conditional":
         K, shape = 5, (5, 6, 1)
-        model = models.GatedPixelCNN(num_levels=K, features=8, num_layers=3, head_features=8, num_classes=3)
-        labels = jnp.array([0, 1, 2, 1])
+        return models.GatedPixelCNN(num_levels=K, features=8, num_layers=3, head_features=8, num_classes=3), \
+            K, shape, jnp.array([0, 1, 2, 1])
+    # Two stride-2 scales (4x8 -> 2x4 -> 1x2), two resnets per scale, RGB mixture head, weight norm: every
+    # path of the scheduled decoder (rows and pixels at each scale, upsampling caches, shortcuts).
+    K, shape = 6, (4, 8, 3)
+    return models.PixelCNNPlusPlus(num_levels=K, data_channels=3, features=6, num_resnet=2, num_scales=2,
+                                   weight_norm=True, num_mixtures=2), K, shape, None
+
+
+CASES = ["pixelcnn_rgb", "gated_conditional", "pixelcnn_pp_two_scales"]
+
+
+def _head(model):
+    return dict(head=model.head, num_mixtures=model.num_mixtures)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cached_decoding_reproduces_the_full_forward_pass(case):
+    """Teacher forcing: decoding a fixed image pixel by pixel from the caches gives, at every pixel, the
+    outputs of one full forward pass (so the caches hold exactly what the full network computes)."""
+    model, K, shape, labels = _case(case)
+    H, W, C = shape
+    n = 4
+    params = _params(model, shape, labels)
+    x = models.scale_input(jax.random.randint(jax.random.PRNGKey(3), (n,) + shape, 0, K), K)
+    full = model.apply({"params": params}, x, labels)
+
+    @jax.jit
+    def decode_all(x):
+        _, cache = model.apply({"params": params}, jnp.zeros_like(x), labels, mutable=["cache"])
+        cache = cache["cache"]
+        out = jnp.zeros_like(full)
+
+        def step(i, carry):
+            out, cache = carry
+            r, c = i // W, i % W
+            v = {"params": params, "cache": cache}
+            _, upd = model.apply(v, x[:, jnp.maximum(r - 1, 0)], r, labels, method="decode_row",
+                                 mutable=["cache"])
+            cache = jax.lax.cond(c == 0, lambda: upd["cache"], lambda: cache)
+            v = {"params": params, "cache": cache}
+            o, upd = model.apply(v, x[:, r, c], r, c, labels, method="decode_pixel", mutable=["cache"])
+            v = {"params": params, "cache": upd["cache"]}
+            _, upd = model.apply(v, x[:, r, c], r, c, labels, method="decode_commit", mutable=["cache"])
+            return out.at[:, r, c].set(o), upd["cache"]
+
+        return jax.lax.fori_loop(0, H * W, step, (out, cache))[0]
+
+    np.testing.assert_allclose(decode_all(x), full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cached_sampler_gives_exactly_the_naive_samples(case):
+    model, K, shape, labels = _case(case)
     params = _params(model, shape, labels)
     n = 4
     key = jax.random.PRNGKey(42)
-    naive = sampling.sample(model, params, key, n, shape, K, labels=labels)
-    cached = sampling.sample(model, params, key, n, shape, K, labels=labels, cached=True)
+    naive = sampling.sample(model, params, key, n, shape, K, labels=labels, **_head(model))
+    cached = sampling.sample(model, params, key, n, shape, K, labels=labels, cached=True, **_head(model))
     np.testing.assert_array_equal(naive, cached)
     assert len(np.unique(np.asarray(naive))) == K           # a non-degenerate sample
-    # Completion: keep the top two rows of `naive`'s images, redraw the rest with another key.
+    # Completion: keep the top rows of `naive`'s images, redraw the rest with another key. Row 1 is not a
+    # row of the coarser PixelCNN++ scales, row 2 is: both schedules start right.
     key2 = jax.random.PRNGKey(7)
-    comp_n = sampling.sample(model, params, key2, n, shape, K, labels=labels, x_init=naive, start_row=2)
-    comp_c = sampling.sample(model, params, key2, n, shape, K, labels=labels, x_init=naive, start_row=2,
-                             cached=True)
-    np.testing.assert_array_equal(comp_n, comp_c)
-    np.testing.assert_array_equal(comp_n[:, :2], naive[:, :2])
-    assert np.any(np.asarray(comp_n[:, 2:]) != np.asarray(naive[:, 2:]))
+    for start in (1, 2):
+        comp_n = sampling.sample(model, params, key2, n, shape, K, labels=labels, x_init=naive,
+                                 start_row=start, **_head(model))
+        comp_c = sampling.sample(model, params, key2, n, shape, K, labels=labels, x_init=naive,
+                                 start_row=start, cached=True, **_head(model))
+        np.testing.assert_array_equal(comp_n, comp_c)
+        np.testing.assert_array_equal(comp_n[:, :start], naive[:, :start])
+        assert np.any(np.asarray(comp_n[:, start:]) != np.asarray(naive[:, start:]))
 
 
 def _frequencies(x, K):
