@@ -7,7 +7,7 @@
 Same models and sizes as ar_digits.py with a 2-way softmax (PixelCNN++: its logistic mixture over 2 levels).
 Binarized digits are reported in nats per image, the way binarized MNIST is (shared/DESIGN.md).
 Expected (measured here, test NLL in nats after 1,000 steps; in brackets the step-500 evaluation of the
-same run): pixelcnn 20.04 (18.37), gated_pixelcnn 18.43 (17.62), pixelcnn_pp 18.69 (17.56),
+same run): pixelcnn 20.04 (18.37), gated_pixelcnn 18.43 (17.62), pixelcnn_pp 18.54 (17.74),
 row_lstm 18.20 (17.79), diagonal_bilstm 18.33 (18.58). With 1,437 training images every model overfits
 (train NLL 13-14.5 nats at step 1,000); no regularization was tuned.
 """
