@@ -4,6 +4,7 @@
     info = data.dataset_info("digits")          # DatasetInfo(shape=(8, 8, 1), num_levels=17, ...)
     test = data.load_arrays("digits", "test")   # {'x': uint8 [360, 8, 8, 1], 'label': int32 [360]}
     loader = data.make_loader("digits", "train", batch_size=128, seed=0)
+    valid = data.make_loader("digits", "train[90%:]", batch_size=64, shuffle=False, num_epochs=1)
     it = iter(loader); batch = next(it); state = it.get_state()
 
 See `gen_jax.data.registry` for the names understood, `gen_jax.data.user` for the npz / folder conventions,
@@ -26,8 +27,10 @@ from gen_jax.data.registry import (
     dataset_info,
     load_arrays,
     make_loader,
+    num_examples,
     prepare_command,
     resolve_data_dir,
+    split_bounds,
 )
 
 __all__ = [
@@ -44,7 +47,9 @@ __all__ = [
     "dataset_info",
     "load_arrays",
     "make_loader",
+    "num_examples",
     "prepare_command",
     "preprocess",
     "resolve_data_dir",
+    "split_bounds",
 ]

@@ -15,6 +15,10 @@ Names understood by `dataset_info`, `load_arrays` and `make_loader`:
 The data_dir is the argument if given, else the environment variable ``GEN_JAX_DATA_DIR``, else
 ``~/tensorflow_datasets``.
 
+Splits are named as in TFDS, whole or sliced: ``train``, ``train[:1200]``, ``train[1200:]``,
+``train[:90%]``, ``test[-60:]``; see `split_bounds` for the rules. A slice keeps the stored order, so
+``train[:90%]`` and ``train[90%:]`` partition ``train``.
+
 Every example is ``{'x': array, 'label': int32}``; image values are the stored integer levels (uint8), see
 `gen_jax.data.preprocess` for the conversions a model wants.
 """
@@ -107,6 +111,95 @@ def _known_names_text() -> str:
     )
 
 
+# ---------------------------------------------------------------------------------------- split slices
+
+_SPLIT_RE = re.compile(r"^(?P<name>[\w-]+)(?:\[(?P<selector>[^\[\]]*)\])?$")
+_BOUND_RE = re.compile(r"^(?P<value>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?P<percent>%?)$")
+
+
+def _slice_error(split: str, problem: str) -> DataError:
+    return DataError(
+        f"malformed split {split!r}: {problem}. Use a split name, optionally sliced like a Python list by "
+        "example indices or by percentages: 'train', 'train[:1200]', 'train[1200:]', 'train[:90%]', "
+        "'train[90%:]', 'test[-60:]'"
+    )
+
+
+def split_bounds(split: str, sizes: Mapping[str, int], dataset: str = "") -> tuple[str, int, int]:
+    """Resolves a TFDS-style split name to (stored split, start, stop) with 0 <= start < stop <= size.
+
+    ``'train'`` is the whole split; ``'train[a:b]'`` is examples a..b-1 in the stored order. Either bound
+    may be left out, and a negative bound counts from the end as in Python (``'test[-60:]'`` is the last
+    60). Bounds are integers (example indices) or percentages of the split size, possibly fractional
+    (``'train[:12.5%]'``); a slice uses one kind for both bounds. A percentage p of a split of n examples
+    becomes the index ``round(p * n / 100)`` with Python's round (halves go to the even integer): TFDS's
+    default 'closest' rounding for split slicing, so the same name selects the same examples here and
+    in ``tfds.load``. Hence ``train[:p%]`` and ``train[p%:]`` always partition ``train``.
+
+    Unlike a Python slice, a bound beyond the split (``|bound| > size``) is an error rather than clipped,
+    as in TFDS, and so is a slice that selects no example. Steps (``[::2]``), single indices (``[5]``)
+    and TFDS shard units are not supported. Every problem raises `DataError` (a ValueError).
+
+    Args:
+      split: e.g. ``'train'``, ``'train[:1200]'``, ``'train[90%:]'``.
+      sizes: stored split name -> number of examples (`DatasetInfo.splits`).
+      dataset: the dataset's name, for the error messages.
+    """
+    where = f"dataset {dataset!r}" if dataset else "the dataset"
+    if not isinstance(split, str):
+        raise DataError(f"a split name must be a string, got {split!r}")
+    match = _SPLIT_RE.match(split.strip())
+    if match is None:
+        raise _slice_error(split, "expected NAME or NAME[START:STOP]")
+    name, selector = match.group("name"), match.group("selector")
+    if name not in sizes:
+        inside = "" if name == split else f" (in {split!r})"
+        raise DataError(f"{where} has no split {name!r}{inside}; splits: {', '.join(sizes)}")
+    n = int(sizes[name])
+    if selector is None:
+        if n == 0:
+            raise DataError(f"split {name!r} of {where} is empty")
+        return name, 0, n
+    parts = selector.split(":")
+    if len(parts) != 2:
+        raise _slice_error(split, "a slice needs exactly one ':' (no steps, no single index)")
+    bounds = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            bounds.append(None)
+            continue
+        m = _BOUND_RE.match(part)
+        if m is None:
+            raise _slice_error(split, f"{part!r} is neither an integer nor a percentage")
+        percent = bool(m.group("percent"))
+        if not percent and not m.group("value").lstrip("+-").isdigit():
+            raise _slice_error(split, f"{part!r}: an example index must be an integer (or add '%')")
+        bounds.append((float(m.group("value")), percent))
+    kinds = {b[1] for b in bounds if b is not None}
+    if len(kinds) > 1:
+        raise _slice_error(split, "both bounds must be indices or both percentages")
+
+    def index(bound, default):
+        if bound is None:
+            return default
+        value, percent = bound
+        limit = 100.0 if percent else n
+        if abs(value) > limit:
+            unit = "%" if percent else f" (the split has {n} examples)"
+            raise DataError(f"split {split!r} of {where}: bound {value:g}{unit} is out of range")
+        i = int(round(value * n / 100.0)) if percent else int(value)
+        return i + n if i < 0 else i  # as in Python and TFDS, -0 (-0.2% of 100 rounded) is the start
+
+    start, stop = index(bounds[0], 0), index(bounds[1], n)
+    if start >= stop:
+        raise DataError(
+            f"split {split!r} of {where} selects no examples: it resolves to [{start}:{stop}] of the "
+            f"{n} examples of {name!r}"
+        )
+    return name, start, stop
+
+
 # --------------------------------------------------------------------------------------------- sources
 
 
@@ -130,15 +223,27 @@ class ArraySource:
 
 
 class _CatalogSource:
-    """Wraps a TFDS array_record data source, renaming its image feature to 'x' and its label to 'label'."""
+    """Wraps a TFDS array_record data source, renaming its image feature to 'x' and its label to 'label'.
 
-    def __init__(self, source, image_key: str, label_key: str | None):
+    Only records start..stop-1 of the wrapped source are visible (a sliced split), as indices 0..stop-start-1.
+    """
+
+    def __init__(self, source, image_key: str, label_key: str | None, start: int = 0, stop: int | None = None):
         self._source = source
         self._image_key = image_key
         self._label_key = label_key
+        self._start = int(start)
+        self._stop = len(source) if stop is None else int(stop)
 
     def __len__(self) -> int:
-        return len(self._source)
+        return self._stop - self._start
+
+    def _record_index(self, i) -> int:
+        n = len(self)
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} out of range for a source of {n} records")
+        return self._start + (i if i >= 0 else i + n)
 
     def _convert(self, rec) -> dict[str, np.ndarray]:
         x = np.asarray(rec[self._image_key])
@@ -148,31 +253,43 @@ class _CatalogSource:
         return {"x": x, "label": label}
 
     def __getitem__(self, i):
-        return self._convert(self._source[i])
+        return self._convert(self._source[self._record_index(i)])
 
     def __getitems__(self, indices):
-        return [self._convert(r) for r in self._source.__getitems__(list(indices))]
+        records = self._source.__getitems__([self._record_index(i) for i in indices])
+        return [self._convert(r) for r in records]
 
     def __repr__(self) -> str:
-        return f"_CatalogSource({self._source!r}, x={self._image_key!r}, label={self._label_key!r})"
+        return (f"_CatalogSource({self._source!r}, x={self._image_key!r}, label={self._label_key!r}, "
+                f"records {self._start}..{self._stop - 1})")
 
 
 class _Dataset:
-    """One resolved name: its info, its splits' data sources and whole-split arrays."""
+    """One resolved name: its info, its splits' data sources and whole-split arrays.
+
+    `source` and `arrays` take sliced split names; subclasses implement `_arrays(split)` for a whole stored
+    split, and may override `_source(split, start, stop)` to serve a slice without holding it in memory.
+    """
 
     info: DatasetInfo
 
     def source(self, split: str):
-        raise NotImplementedError
+        name, start, stop = split_bounds(split, self.info.splits, dataset=self.info.name)
+        return self._source(name, start, stop)
 
     def arrays(self, split: str) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        name, start, stop = split_bounds(split, self.info.splits, dataset=self.info.name)
+        arrays = self._arrays(name)
+        if (start, stop) == (0, self.info.splits[name]):
+            return arrays
+        return {k: v[start:stop] for k, v in arrays.items()}  # read-only views, no copy
 
-    def _check_split(self, split: str) -> None:
-        if split not in self.info.splits:
-            raise DataError(
-                f"dataset {self.info.name!r} has no split {split!r}; splits: {', '.join(self.info.splits)}"
-            )
+    def _source(self, split: str, start: int, stop: int):
+        arrays = self._arrays(split)
+        return ArraySource({k: v[start:stop] for k, v in arrays.items()})
+
+    def _arrays(self, split: str) -> dict[str, np.ndarray]:
+        raise NotImplementedError
 
 
 class _InMemoryDataset(_Dataset):
@@ -191,12 +308,7 @@ class _InMemoryDataset(_Dataset):
             dtype=str(x.dtype),
         )
 
-    def source(self, split):
-        self._check_split(split)
-        return ArraySource(self._splits[split])
-
-    def arrays(self, split):
-        self._check_split(split)
+    def _arrays(self, split):
         return self._splits[split]
 
 
@@ -235,15 +347,14 @@ class _TfdsDataset(_Dataset):
         )
         self._cache: dict[str, dict[str, np.ndarray]] = {}
 
-    def source(self, split):
-        self._check_split(split)
+    def _source(self, split, start, stop):
+        # The size of the whole stored split decides: a slice of a small split is served from its cache.
         nbytes = self.info.splits[split] * self.info.num_dims * np.dtype(self.info.dtype).itemsize
         if nbytes <= IN_MEMORY_LIMIT_BYTES:  # small enough: decode once, then serve from memory
-            return ArraySource(self.arrays(split))
-        return _CatalogSource(self._sources[split], self._image_key, self._label_key)
+            return super()._source(split, start, stop)
+        return _CatalogSource(self._sources[split], self._image_key, self._label_key, start, stop)
 
-    def arrays(self, split):
-        self._check_split(split)
+    def _arrays(self, split):
         with _lock:
             if split not in self._cache:
                 arrays = _read_all(_CatalogSource(self._sources[split], self._image_key, self._label_key))
@@ -454,10 +565,21 @@ def dataset_info(name: str, data_dir: str | os.PathLike | None = None) -> Datase
     return resolve(name, data_dir).info
 
 
+def num_examples(name: str, split: str, data_dir: str | os.PathLike | None = None) -> int:
+    """The number of examples of a split, sliced or not: ``num_examples('digits', 'train[:90%]') == 1293``.
+
+    Raises the errors of `split_bounds` for a malformed, unknown or empty split.
+    """
+    info = resolve(name, data_dir).info
+    _, start, stop = split_bounds(split, info.splits, dataset=info.name)
+    return stop - start
+
+
 def load_arrays(name: str, split: str, data_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """A whole split in memory: {'x': [N, *shape] (uint8 levels or float32), 'label': int32 [N]}.
 
-    Returns fresh (writable) copies; the stored order is kept (no shuffling).
+    `split` may be sliced ('train[:90%]', see `split_bounds`). Returns fresh (writable) copies; the stored
+    order is kept (no shuffling).
     """
     arrays = resolve(name, data_dir).arrays(split)
     return {"x": np.array(arrays["x"]), "label": np.array(arrays["label"], np.int32)}
@@ -487,7 +609,8 @@ def make_loader(
     """A grain DataLoader of batches {'x': [b, *shape], 'label': int32 [b]} for this JAX process.
 
     Args:
-      name, split, data_dir: as in `load_arrays`.
+      name, split, data_dir: as in `load_arrays` (so `split` may be sliced: 'train[:1200]'; sharding,
+        shuffling and get_state/set_state then work on the examples of the slice).
       batch_size: the GLOBAL batch size; each of the jax.process_count() processes yields batches of
         batch_size // process_count examples (it must divide), to be assembled into the global batch
         with `jax.make_array_from_process_local_data`.

@@ -112,6 +112,32 @@ def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_netwo
         np.testing.assert_array_equal(next(it2)["x"], x)
 
 
+def test_sliced_split_streams_only_its_records(tmp_path, monkeypatch):
+    """A slice of a streamed split reads records start..stop-1 of the array_record files, and resumes."""
+    from gen_jax.data import registry
+
+    data_dir, _ = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(4))
+    whole = data.load_arrays("mnist", "train", data_dir=data_dir)  # stored order, decoded once
+    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    eval_kw = dict(data_dir=data_dir, shuffle=False, num_epochs=1, drop_remainder=False)
+    loader = data.make_loader("mnist", "train[-25%:]", batch_size=5, **eval_kw)
+    assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
+    assert len(loader._data_source) == 12  # pylint: disable=protected-access
+    got = np.concatenate([b["x"] for b in loader])
+    np.testing.assert_array_equal(got, whole["x"][36:])
+    first = np.concatenate([b["x"] for b in data.make_loader("mnist", "train[:75%]", batch_size=12, **eval_kw)])
+    np.testing.assert_array_equal(first, whole["x"][:36])
+    it = iter(data.make_loader("mnist", "train[10:40]", batch_size=6, data_dir=data_dir, seed=3))
+    next(it)
+    state = it.get_state()
+    following = [next(it)["x"] for _ in range(8)]  # crosses the epoch boundary of 5 batches
+    assert set(_rows(np.concatenate(following))) <= set(_rows(whole["x"][10:40]))
+    it2 = iter(data.make_loader("mnist", "train[10:40]", batch_size=6, data_dir=data_dir, seed=3))
+    it2.set_state(state)
+    for x in following:
+        np.testing.assert_array_equal(next(it2)["x"], x)
+
+
 def test_unprepared_catalog_dataset_is_a_clear_fast_error(tmp_path, no_network):
     import time
 
