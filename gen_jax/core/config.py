@@ -15,6 +15,15 @@ def base_config() -> ml_collections.ConfigDict:
     c.batch_size = 64            # global batch, split over all devices of all processes
     c.eval_batch_size = 256
     c.shuffle_seed = 0
+    # Splits, by TFDS-style name, sliced or not ('train', 'train[:1200]', 'train[90%:]'): see
+    # gen_jax.data.split_bounds. Metrics of eval_split are logged with split label 'test'.
+    c.train_split = "train"
+    c.eval_split = "test"
+    c.validation_split = ""      # '': none; else evaluated at every eval interval too (label 'validation')
+    # Model selection (early stopping): keep the state with the best validation value of this eval metric
+    # (e.g. 'nll_nats', 'loss') in workdir/best, and report the eval_split metrics of that state.
+    c.select_best = ""           # '': off (the last state is reported); needs validation_split
+    c.select_best_mode = "min"   # 'min' | 'max'
     # Schedule.
     c.num_train_steps = 1000
     c.log_every = 50
