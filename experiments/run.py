@@ -6,7 +6,9 @@
 
 Re-running with the same --workdir resumes from its latest checkpoint. `--mode=eval` restores the latest
 checkpoint and evaluates it on the test split (overrides such as --config.model.eval_iwae_samples=5000
-apply), printing the metrics and appending them to metrics.jsonl with split "eval".
+apply), printing the metrics and appending them to metrics.jsonl with split "eval". With
+--config.select_best=METRIC (and --config.validation_split=...) both modes report the best state by that
+validation metric instead of the last one.
 """
 from __future__ import annotations
 
