@@ -30,6 +30,7 @@ from gen_jax.data.registry import (
     num_examples,
     prepare_command,
     resolve_data_dir,
+    shard_range,
     split_bounds,
 )
 
@@ -51,5 +52,6 @@ __all__ = [
     "prepare_command",
     "preprocess",
     "resolve_data_dir",
+    "shard_range",
     "split_bounds",
 ]

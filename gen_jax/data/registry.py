@@ -594,6 +594,49 @@ def _default_shard_options(drop_remainder: bool):
     return grain.sharding.ShardByJaxProcess(drop_remainder=drop_remainder)
 
 
+def shard_range(n: int, index: int, count: int, drop_remainder: bool) -> tuple[int, int]:
+    """The contiguous records [start, stop) of shard `index` of `count` over n records.
+
+    drop_remainder: every shard gets n // count records (the last n % count are left out: training, where
+    processes must take the same number of steps); otherwise the shards differ in size by at most one and
+    together hold every record once (evaluation).
+    """
+    if drop_remainder:
+        size = n // count
+        return index * size, (index + 1) * size
+    q, r = divmod(n, count)
+    start = index * q + min(index, r)
+    return start, start + q + (1 if index < r else 0)
+
+
+class _RangeSource:
+    """Records start..stop-1 of a random-access source, as indices 0..stop-start-1 (one process's shard)."""
+
+    def __init__(self, source, start: int, stop: int):
+        self._source, self._start, self._stop = source, int(start), int(stop)
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def _index(self, i) -> int:
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} out of range for a shard of {len(self)} records")
+        return self._start + i
+
+    def __getitem__(self, i):
+        return self._source[self._index(i)]
+
+    def __getitems__(self, indices):
+        keys = [self._index(i) for i in indices]
+        if hasattr(self._source, "__getitems__"):
+            return self._source.__getitems__(keys)
+        return [self._source[k] for k in keys]
+
+    def __repr__(self) -> str:
+        return f"_RangeSource({self._source!r}, records {self._start}..{self._stop - 1})"
+
+
 def make_loader(
     name: str,
     split: str,
@@ -648,9 +691,17 @@ def make_loader(
             f"split {split!r} of {ds.info.name!r} has {n} examples ({n // shard_count} per shard), fewer than "
             f"one batch of {per_shard} per shard with drop_remainder=True: no batch would be produced"
         )
+    # Each process reads its own contiguous range of records; grain then sees one unsharded source. (grain
+    # 0.2.18's sampler + DataLoader sharding loses a record when shard sizes differ: with 101 records and
+    # 2 shards, record 50 is never read.)
+    read_options = _IN_MEMORY_READ if isinstance(source, ArraySource) else _STREAM_READ
+    if shard_count > 1:
+        start, stop = shard_range(n, int(shard_options.shard_index), shard_count,
+                                  bool(shard_options.drop_remainder))
+        source = _RangeSource(source, start, stop)
     sampler = grain.samplers.IndexSampler(
-        num_records=n,
-        shard_options=shard_options,
+        num_records=len(source),
+        shard_options=grain.sharding.NoSharding(),
         shuffle=shuffle,
         num_epochs=num_epochs,
         seed=int(seed),
@@ -660,6 +711,6 @@ def make_loader(
         sampler=sampler,
         operations=[grain.transforms.Batch(batch_size=per_shard, drop_remainder=drop_remainder)],
         worker_count=0,
-        shard_options=shard_options,
-        read_options=_IN_MEMORY_READ if isinstance(source, ArraySource) else _STREAM_READ,
+        shard_options=grain.sharding.NoSharding(),
+        read_options=read_options,
     )

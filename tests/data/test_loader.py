@@ -78,9 +78,30 @@ def test_eval_pass_yields_every_example_once_in_order(data_dir):
     assert len(list(loader)) == 4  # a loader can be iterated again
 
 
-def _shard_loader(data_dir, index, count, **kw):
+def _shard_loader(data_dir, index, count, split="test", **kw):
     opts = grain.sharding.ShardOptions(shard_index=index, shard_count=count, drop_remainder=kw.pop("shard_drop"))
-    return data.make_loader("digits", "test", data_dir=data_dir, shard_options=opts, **kw)
+    return data.make_loader("digits", split, data_dir=data_dir, shard_options=opts, **kw)
+
+
+@pytest.mark.parametrize("n,count", [(359, 2), (359, 3), (101, 2), (7, 3)])
+def test_eval_shards_of_uneven_size_hold_every_example_once(data_dir, n, count):
+    """Several processes evaluating a split whose size they do not divide: together they read every
+    example exactly once (grain's own sharding loses one record here), shard sizes differing by at most one."""
+    labels = []
+    for i in range(count):
+        loader = _shard_loader(data_dir, i, count, split=f"test[:{n}]", batch_size=3 * count, shuffle=False,
+                               num_epochs=1, drop_remainder=False, shard_drop=False)
+        labels.append(np.concatenate([b["label"] for b in loader]))
+    sizes = [len(l) for l in labels]
+    assert sum(sizes) == n and max(sizes) - min(sizes) <= 1
+    np.testing.assert_array_equal(np.concatenate(labels), data.load_arrays("digits", f"test[:{n}]",
+                                                                           data_dir=data_dir)["label"])
+
+
+def test_shard_range():
+    assert data.shard_range(10, 0, 3, drop_remainder=True) == (0, 3)
+    assert data.shard_range(10, 2, 3, drop_remainder=True) == (6, 9)
+    assert [data.shard_range(10, i, 3, drop_remainder=False) for i in range(3)] == [(0, 4), (4, 7), (7, 10)]
 
 
 def test_two_shards_are_disjoint_and_cover_the_split(data_dir):
@@ -108,10 +129,15 @@ def test_two_shards_are_disjoint_and_cover_the_split(data_dir):
 
 
 def test_default_sharding_is_by_jax_process(data_dir):
-    loader = data.make_loader("digits", "train", batch_size=8, data_dir=data_dir)
-    opts = loader._shard_options  # pylint: disable=protected-access
+    from gen_jax.data import registry
+
+    opts = registry._default_shard_options(True)  # pylint: disable=protected-access
     assert isinstance(opts, grain.sharding.ShardByJaxProcess)
     assert (opts.shard_index, opts.shard_count) == (jax.process_index(), jax.process_count()) == (0, 1)
+    # one process reads the whole split
+    loader = data.make_loader("digits", "test", batch_size=72, data_dir=data_dir, shuffle=False, num_epochs=1,
+                              drop_remainder=False)
+    assert sum(len(b["label"]) for b in loader) == 360
 
 
 def test_global_batch_must_divide_over_processes(data_dir):
