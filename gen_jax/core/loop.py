@@ -156,9 +156,16 @@ class Trainer:
         loader = data_lib.make_loader(self.config.dataset, split, batch_size=self.config.eval_batch_size,
                                       data_dir=self.config.data_dir, shuffle=False, num_epochs=1,
                                       drop_remainder=False)
+        # Each eval step is collective over all processes, so every process runs as many as the largest
+        # shard needs (ceil(n / P) examples); a process whose shard is shorter feeds fully masked batches.
+        per = self.config.eval_batch_size // jax.process_count()
+        largest = -(-data_lib.num_examples(self.config.dataset, split, data_dir=self.config.data_dir)
+                    // jax.process_count())
+        batches = iter(loader)
         totals, count = None, 0.0
-        for i, batch in enumerate(loader):
-            batch = _pad_batch(dict(batch), self.config.eval_batch_size // jax.process_count())
+        for i in range(-(-largest // per)):
+            batch = next(batches, None)
+            batch = self._masked_batch(per) if batch is None else _pad_batch(dict(batch), per)
             sums, n = self.eval_step(state, sh.shard_batch(batch, self.mesh), jax.random.fold_in(self.eval_rng, i))
             sums = jax.device_get(sums)
             totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
@@ -166,6 +173,11 @@ class Trainer:
         if not count:
             raise ValueError(f"the {split!r} split of {self.config.dataset!r} is empty")
         return {k: float(v) / count for k, v in totals.items()}
+
+    def _masked_batch(self, size: int):
+        """A batch of `size` zero examples, all masked out (mask 0): counts for nothing in the eval sums."""
+        return {"x": np.zeros((size,) + tuple(self.info.shape), np.dtype(self.info.dtype)),
+                "label": np.zeros((size,), np.int32), "mask": np.zeros((size,), np.float32)}
 
     def eval_metric_names(self, state) -> list:
         """The names the eval step returns, found by tracing it on an abstract batch (nothing runs)."""

@@ -44,6 +44,17 @@ def main(port: int, pid: int, out_dir: str):
     with open(os.path.join(out_dir, f"eval_{pid}.txt"), "w") as f:
         f.write(repr(sorted(result.items())))
 
+    # An eval split the processes cannot share evenly: 41 examples -> shards of 21 and 20, i.e. two batches
+    # of 20 per process on process 0 and one on process 1 unless the shorter one feeds a masked batch (the
+    # collective eval step would otherwise wait forever).
+    trainer = loop.Trainer(config, os.path.join(out_dir, "run"))
+    try:
+        uneven = trainer.evaluate(trainer.restore_or_init(), "test[:41]")
+    finally:
+        trainer.close()
+    with open(os.path.join(out_dir, f"uneven_{pid}.txt"), "w") as f:
+        f.write(repr(sorted(uneven.items())))
+
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])

@@ -70,3 +70,6 @@ def test_two_processes_match_one_device(tmp_path):
     evals = [(tmp_path / f"eval_{pid}.txt").read_text() for pid in range(2)]
     assert evals[0] == evals[1]
     assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["2", "4"]
+    # An eval split of uneven shards (41 examples over 2 processes) finished on both, with the same result.
+    uneven = [(tmp_path / f"uneven_{pid}.txt").read_text() for pid in range(2)]
+    assert uneven[0] == uneven[1] and "nan" not in uneven[0]
