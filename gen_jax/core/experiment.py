@@ -88,6 +88,32 @@ class Experiment:
         """Optional: named image batches [N, H, W, C] in [0, 1] for PNG grids. Default: none."""
         return {}
 
+    # -- helpers shared by the families ---------------------------------------------------------------------
+    def create_state(self, params, rng, tx="config", model_state=None, **kw):
+        """`TrainState.create` with the config's optimizer (`make_optimizer(config.optim)`, unless `tx` is given:
+        an optax transformation, a dict of them keyed by player, or None) and EMA decay (`config.ema_decay`)."""
+        from gen_jax.core.optim import make_optimizer
+        from gen_jax.core.state import TrainState
+
+        if isinstance(tx, str) and tx == "config":
+            tx = make_optimizer(self.config.optim)
+        kw.setdefault("ema_decay", self.config.get("ema_decay") or None)
+        return TrainState.create(params=params, tx=tx, rng=rng, model_state=model_state, **kw)
+
+    def example_batch(self, n: int, split: str | None = None):
+        """The first `n` examples of `split` (default: config.eval_split) as host arrays, loaded once and cached:
+        the fixed test images that sample grids show (reconstructions, completions, interpolations)."""
+        import numpy as np
+
+        from gen_jax.data import load_arrays
+
+        split = split or self.config.get("eval_split", "test")
+        cache = self.__dict__.setdefault("_example_batches", {})
+        if (split, n) not in cache:
+            arrays = load_arrays(self.info.name, split, data_dir=self.config.get("data_dir"))
+            cache[(split, n)] = {k: np.asarray(v[:n]) for k, v in arrays.items()}
+        return cache[(split, n)]
+
     def check_batch(self, batch):
         """Raises a clear error when a batch does not match the dataset the experiment was built for."""
         x = batch["x"]
