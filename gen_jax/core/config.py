@@ -34,15 +34,23 @@ def base_config() -> ml_collections.ConfigDict:
     c.progress_bar = True
     # Robustness.
     c.nonfinite = "stop"         # 'stop': raise naming the step and metric; 'skip': keep the previous state
+    c.max_consecutive_skips = 10  # nonfinite='skip': stop after more skipped steps in a row than this
+    c.max_skip_fraction = 0.1     # ... or when more than this fraction of the steps run so far were skipped
     # Optimisation.
     c.optim = ml_collections.ConfigDict(dict(
         name="adam", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0,
         grad_clip_norm=0.0, warmup_steps=0, schedule="constant", num_steps=0))
     c.ema_decay = 0.0            # 0: no EMA
+    # Mixed precision: the compute dtype of activations ('float32' | 'bfloat16'); parameters and optimizer
+    # state stay float32 (gen_jax.core.precision).
+    c.dtype = "float32"
     # Model: family-specific.
     c.model = ml_collections.ConfigDict()
     # Evaluation and sampling.
     c.num_samples = 64           # images in each sample grid
+    # Optional (see gen_jax.core.evaluators / gen_jax.core.experiment), as ConfigDicts keyed by name:
+    #   c.evals = {prefix: {kind, every, dataset, split, ...}}   (default: split_mean 'test' [+ 'validation'])
+    #   c.inputs = {loader: {dataset, split, batch_size, seed}}   (default: one loader of c.dataset)
     # Distributed: 'auto' initialises jax.distributed when the environment describes several processes.
     c.distributed = "auto"       # 'auto' | 'on' | 'off'
     return c

@@ -1,14 +1,15 @@
 """Device mesh, batch sharding and multi-host start-up.
 
 One step function serves one device and many: the engine compiles it with `jax.jit` over a 1-D `Mesh`
-whose only axis, 'data', splits the batch. Parameters and optimizer state are replicated. With several
-processes, each process loads its own shard of the global batch and
+whose only axis, 'data', splits the batch. Parameters and optimizer state are replicated; a family may shard
+parts of its state over the data axis too (`Experiment.state_partition`: per-device environment batches),
+see `state_shardings`. With several processes, each process loads its own shard of the global batch and
 `jax.make_array_from_process_local_data` assembles the global array.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import jax
 import numpy as np
@@ -56,21 +57,70 @@ def data_sharded(mesh: Mesh) -> NamedSharding:
 
 
 def shard_batch(batch, mesh: Mesh):
-    """Places a host batch (dict of numpy arrays, this process's share) on the mesh, split on the batch axis.
+    """Places a host batch (a dict of numpy arrays, this process's share, or a dict of such dicts, one per
+    named loader) on the mesh, split on the batch axis.
 
     Single process: `jax.device_put`. Several processes: each holds its local share and
     `jax.make_array_from_process_local_data` forms the global array.
     """
     sharding = data_sharded(mesh)
     n = mesh.devices.size
-    for k, v in batch.items():
+    for path, v in jax.tree_util.tree_flatten_with_path(batch)[0]:
         global_b = np.shape(v)[0] * jax.process_count()
         if global_b % n:
-            raise ValueError(f"batch {k!r} has global size {global_b}, not divisible by the {n} devices "
-                             f"of the mesh: choose a batch size that is a multiple of {n}")
+            raise ValueError(f"batch {path_str(path)!r} has global size {global_b}, not divisible by the {n} "
+                             f"devices of the mesh: choose a batch size that is a multiple of {n}")
     if jax.process_count() == 1:
         return jax.device_put(batch, sharding)
     return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding, np.asarray(v)), batch)
+
+
+def path_str(path) -> str:
+    """A pytree key path as 'a/b/0': field names, dict keys and sequence indices joined with '/'."""
+    parts = []
+    for k in path:
+        for attr in ("name", "key", "idx"):
+            if hasattr(k, attr):
+                parts.append(str(getattr(k, attr)))
+                break
+        else:
+            parts.append(str(k))
+    return "/".join(parts)
+
+
+def state_shardings(state, mesh: Mesh, partition: Optional[Mapping[str, P]] = None):
+    """A pytree of NamedShardings for `state`: the PartitionSpec of the longest matching path prefix in
+    `partition` ({'extra/env_state': P('data')}), replicated elsewhere. A prefix that matches no leaf is an
+    error (a typo would otherwise silently replicate)."""
+    partition = dict(partition or {})
+    used = set()
+
+    def spec(path, leaf):
+        p = path_str(path)
+        best = None
+        for prefix in partition:
+            if p == prefix or p.startswith(prefix.rstrip("/") + "/"):
+                if best is None or len(prefix) > len(best):
+                    best = prefix
+        if best is None:
+            return NamedSharding(mesh, P())
+        used.add(best)
+        return NamedSharding(mesh, partition[best])
+
+    shardings = jax.tree_util.tree_map_with_path(spec, state)
+    unused = set(partition) - used
+    if unused:
+        paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
+        raise ValueError(f"state_partition names {sorted(unused)}, which match no state leaf; leaves: "
+                         f"{', '.join(paths[:20])}{' ...' if len(paths) > 20 else ''}")
+    return shardings
+
+
+def place_state(state, mesh: Mesh, partition: Optional[Mapping[str, P]] = None):
+    """Puts `state` on the mesh: replicated, except the leaves `partition` shards (see `state_shardings`)."""
+    if not partition:
+        return replicate(state, mesh)
+    return jax.device_put(state, state_shardings(state, mesh, partition))
 
 
 def replicate(tree, mesh: Mesh):

@@ -28,6 +28,9 @@ class TrainState(flax.struct.PyTreeNode):
       rng: the run's base key. The engine hands step `s` the key `jax.random.fold_in(rng, s)`.
       model_state: non-trainable collections (e.g. {'batch_stats': ...}); for two players, keyed by player.
       ema_params: exponential moving average of `params`, or None when EMA is off.
+      extra: any other state a family carries (an image pool of past fakes, environment states, observation
+        normalisers, counters): a pytree, checkpointed and restored with the rest. Families may instead
+        subclass TrainState with fields of their own; the whole pytree is checkpointed either way.
       tx: (static) an optax transformation, a dict of them keyed like `params`, or None.
       ema_decay: (static) the EMA decay, or None.
     """
@@ -38,12 +41,16 @@ class TrainState(flax.struct.PyTreeNode):
     rng: jax.Array
     model_state: Any = None
     ema_params: Any = None
+    extra: Any = None
     tx: Any = flax.struct.field(pytree_node=False, default=None)
     ema_decay: Optional[float] = flax.struct.field(pytree_node=False, default=None)
 
     @classmethod
-    def create(cls, *, params, tx, rng, model_state=None, ema_decay: Optional[float] = None) -> "TrainState":
-        """Builds a state at step 0; optimizer states are initialised per player when `tx` is a dict."""
+    def create(cls, *, params, tx, rng, model_state=None, ema_decay: Optional[float] = None, extra=None,
+               **fields) -> "TrainState":
+        """Builds a state at step 0; optimizer states are initialised per player when `tx` is a dict.
+
+        `fields` are the extra fields of a subclass (e.g. `pool=...`)."""
         if tx is None:
             opt_state = None
         elif _is_tx_dict(tx):
@@ -57,7 +64,8 @@ class TrainState(flax.struct.PyTreeNode):
         # A real copy: an EMA that aliased the params buffers would be donated twice by the compiled step.
         ema_params = jax.tree.map(lambda p: jnp.array(p, copy=True), params) if ema_decay else None
         return cls(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state, rng=rng,
-                   model_state=model_state, ema_params=ema_params, tx=tx, ema_decay=ema_decay)
+                   model_state=model_state, ema_params=ema_params, extra=extra, tx=tx, ema_decay=ema_decay,
+                   **fields)
 
     def apply_gradients(self, grads, player: Optional[str] = None, model_state=None) -> "TrainState":
         """One optimizer update of all params (player=None) or of one player's params; `step` is unchanged.
