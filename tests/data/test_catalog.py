@@ -93,10 +93,10 @@ def test_prepared_catalog_mnist_loads_through_make_loader(tmp_path, monkeypatch,
 
 def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_network):
     """Splits above the in-memory limit are read record by record from the array_record files."""
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
     data_dir, truth = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(1))
-    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(catalog, "IN_MEMORY_LIMIT_BYTES", 0)
     loader = data.make_loader("mnist", "test", batch_size=N_TEST, data_dir=data_dir, shuffle=False,
                               num_epochs=1, drop_remainder=False)
     assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
@@ -114,11 +114,11 @@ def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_netwo
 
 def test_sliced_split_streams_only_its_records(tmp_path, monkeypatch):
     """A slice of a streamed split reads records start..stop-1 of the array_record files, and resumes."""
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
     data_dir, _ = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(4))
     whole = data.load_arrays("mnist", "train", data_dir=data_dir)  # stored order, decoded once
-    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(catalog, "IN_MEMORY_LIMIT_BYTES", 0)
     eval_kw = dict(data_dir=data_dir, shuffle=False, num_epochs=1, drop_remainder=False)
     loader = data.make_loader("mnist", "train[-25%:]", batch_size=5, **eval_kw)
     assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
@@ -184,13 +184,13 @@ def test_unknown_dataset_lists_the_known_names(tmp_path, no_network):
 
 
 def test_num_levels_of_binarized_catalog_sets():
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
-    assert "binarized_mnist" in registry._BINARY_CATALOG  # pylint: disable=protected-access
+    assert "binarized_mnist" in catalog.BINARY_CATALOG
 
 
 def test_unlabelled_binarized_catalog_set(tmp_path, monkeypatch):
-    """A prepared `binarized_mnist` (one 'image' feature, no label) reads as 2 levels with labels -1."""
+    """A prepared `binarized_mnist` (one 'image' feature, no label) reads as 2 levels, with no 'label'."""
     import tensorflow_datasets as tfds
     from PIL import Image
 
@@ -217,5 +217,5 @@ def test_unlabelled_binarized_catalog_set(tmp_path, monkeypatch):
     info = data.dataset_info("binarized_mnist", data_dir=data_dir)
     assert info.num_levels == 2 and info.num_classes is None and info.shape == (28, 28, 1)
     a = data.load_arrays("binarized_mnist", "test", data_dir=data_dir)
-    assert np.all(a["label"] == -1) and set(np.unique(a["x"])) <= {0, 1}
+    assert set(a) == {"x"} and set(np.unique(a["x"])) <= {0, 1}
     assert _rows(a["x"]) == _rows(images[8:])

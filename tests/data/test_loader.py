@@ -22,7 +22,7 @@ def _assert_same(batches_a, batches_b):
 def test_batches_have_the_documented_layout(data_dir):
     it = iter(data.make_loader("digits", "train", batch_size=32, data_dir=data_dir))
     b = next(it)
-    assert set(b) == {"x", "label"}
+    assert set(b) == {"x", "label", "index"}
     assert b["x"].shape == (32, 8, 8, 1) and b["x"].dtype == np.uint8
     assert b["label"].shape == (32,) and b["label"].dtype == np.int32
 
@@ -129,9 +129,9 @@ def test_two_shards_are_disjoint_and_cover_the_split(data_dir):
 
 
 def test_default_sharding_is_by_jax_process(data_dir):
-    from gen_jax.data import registry
+    from gen_jax.data import loader as loader_lib
 
-    opts = registry._default_shard_options(True)  # pylint: disable=protected-access
+    opts = loader_lib._default_shard_options(True)  # pylint: disable=protected-access
     assert isinstance(opts, grain.sharding.ShardByJaxProcess)
     assert (opts.shard_index, opts.shard_count) == (jax.process_index(), jax.process_count()) == (0, 1)
     # one process reads the whole split
