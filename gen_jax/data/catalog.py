@@ -93,7 +93,7 @@ def catalog_features(features_dict, dataset: str, binary: bool = False):
     walk(features_dict, ())
     if skipped:
         logging.warning("gen_jax.data: dataset %r: skipping the feature(s) of variable shape %s (a batch needs "
-                        "fixed-size examples)", dataset, ", ".join(skipped))
+                        "fixed-size examples)", dataset, ", ".join(sorted(skipped)))
     primary = next((k for k in ("x", "image") if k in leaves), images[0] if images else None)
     features, paths = {}, {}
     for name, (path, feature) in leaves.items():

@@ -229,7 +229,7 @@ def load_npz(path: str, dataset: str | None = None
         if len(set(shapes.values())) > 1:
             raise DataShapeError(f"{path}: feature {k!r} has different per-example shapes in the splits: "
                                  + ", ".join(f"{s} {sh}" for s, sh in shapes.items()))
-        kinds = {s: v.dtype.kind for s, v in per_split.items()}
+        kinds = {s: {"u": "i", "U": "S"}.get(v.dtype.kind, v.dtype.kind) for s, v in per_split.items()}
         if len(set(kinds.values())) > 1:
             raise DataShapeError(f"{path}: feature {k!r} has different dtypes in the splits: "
                                  + ", ".join(f"{s} {v.dtype}" for s, v in per_split.items()))

@@ -43,6 +43,7 @@ def test_stored_splits_match_sklearn(data_dir, no_network):
         assert label.dtype == np.int32
         np.testing.assert_array_equal(x[..., 0], raw.images[idx[split]].astype(np.uint8))
         np.testing.assert_array_equal(label, raw.target[idx[split]])
+        np.testing.assert_array_equal(arrays["index"], idx[split])  # stored in increasing index order
     assert not no_network
 
 

@@ -173,3 +173,28 @@ def test_loader_throughput_is_reasonable(data_dir):
     for _ in range(20):
         next(it)
     assert (time.perf_counter() - t) / 20 < 0.1  # seconds per batch of 128, generous for slow CI
+
+
+@pytest.mark.parametrize("num_epochs", [None, 1])
+def test_a_training_batch_larger_than_the_split_is_an_error(data_dir, num_epochs):
+    """batch_size=2000 on the 1,437 training digits would train on repeated examples."""
+    with pytest.raises(data.DataError, match=r"split 'train' of 'digits' has 1437 examples, fewer than one batch "
+                                             r"of 2000 \(batch_size 2000\)"):
+        data.make_loader("digits", "train", batch_size=2000, data_dir=data_dir, num_epochs=num_epochs)
+    opts = grain.sharding.ShardOptions(shard_index=0, shard_count=2, drop_remainder=True)
+    with pytest.raises(data.DataError, match=r"360 examples \(180 per shard of 2\), fewer than one batch of 200 per "
+                                             r"shard \(batch_size 400\)"):
+        data.make_loader("digits", "test", batch_size=400, data_dir=data_dir, shard_options=opts)
+    # an eval pass keeps its short batch
+    (batch,) = data.make_loader("digits", "test", batch_size=2000, data_dir=data_dir, shuffle=False, num_epochs=1,
+                                drop_remainder=False)
+    assert len(batch["x"]) == 360
+
+
+def test_loaders_select_features(data_dir):
+    b = next(iter(data.make_loader("digits", "test", batch_size=8, data_dir=data_dir, shuffle=False,
+                                   features=["index", "x"])))
+    assert set(b) == {"index", "x"}
+    np.testing.assert_array_equal(b["index"], data.load_arrays("digits", "test", data_dir=data_dir)["index"][:8])
+    with pytest.raises(data.DataError, match="no feature 'label_x'; its features: x, label, index"):
+        data.make_loader("digits", "test", batch_size=8, data_dir=data_dir, features=["label_x"])
