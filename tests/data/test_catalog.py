@@ -93,10 +93,10 @@ def test_prepared_catalog_mnist_loads_through_make_loader(tmp_path, monkeypatch,
 
 def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_network):
     """Splits above the in-memory limit are read record by record from the array_record files."""
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
     data_dir, truth = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(1))
-    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(catalog, "IN_MEMORY_LIMIT_BYTES", 0)
     loader = data.make_loader("mnist", "test", batch_size=N_TEST, data_dir=data_dir, shuffle=False,
                               num_epochs=1, drop_remainder=False)
     assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
@@ -114,11 +114,11 @@ def test_streaming_path_for_large_catalog_splits(tmp_path, monkeypatch, no_netwo
 
 def test_sliced_split_streams_only_its_records(tmp_path, monkeypatch):
     """A slice of a streamed split reads records start..stop-1 of the array_record files, and resumes."""
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
     data_dir, _ = _fake_mnist(tmp_path, monkeypatch, np.random.default_rng(4))
     whole = data.load_arrays("mnist", "train", data_dir=data_dir)  # stored order, decoded once
-    monkeypatch.setattr(registry, "IN_MEMORY_LIMIT_BYTES", 0)
+    monkeypatch.setattr(catalog, "IN_MEMORY_LIMIT_BYTES", 0)
     eval_kw = dict(data_dir=data_dir, shuffle=False, num_epochs=1, drop_remainder=False)
     loader = data.make_loader("mnist", "train[-25%:]", batch_size=5, **eval_kw)
     assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
@@ -184,13 +184,13 @@ def test_unknown_dataset_lists_the_known_names(tmp_path, no_network):
 
 
 def test_num_levels_of_binarized_catalog_sets():
-    from gen_jax.data import registry
+    from gen_jax.data import catalog
 
-    assert "binarized_mnist" in registry._BINARY_CATALOG  # pylint: disable=protected-access
+    assert "binarized_mnist" in catalog.BINARY_CATALOG
 
 
 def test_unlabelled_binarized_catalog_set(tmp_path, monkeypatch):
-    """A prepared `binarized_mnist` (one 'image' feature, no label) reads as 2 levels with labels -1."""
+    """A prepared `binarized_mnist` (one 'image' feature, no label) reads as 2 levels, with no 'label'."""
     import tensorflow_datasets as tfds
     from PIL import Image
 
@@ -217,5 +217,89 @@ def test_unlabelled_binarized_catalog_set(tmp_path, monkeypatch):
     info = data.dataset_info("binarized_mnist", data_dir=data_dir)
     assert info.num_levels == 2 and info.num_classes is None and info.shape == (28, 28, 1)
     a = data.load_arrays("binarized_mnist", "test", data_dir=data_dir)
-    assert np.all(a["label"] == -1) and set(np.unique(a["x"])) <= {0, 1}
+    assert set(a) == {"x"} and set(np.unique(a["x"])) <= {0, 1}
     assert _rows(a["x"]) == _rows(images[8:])
+
+
+def _multi_feature_catalog(tmp_path, score_test=None):
+    """A prepared catalog dataset with nested, class, image, float, bool, int, text and variable features."""
+    import tensorflow_datasets as tfds
+
+    rng = np.random.default_rng(9)
+    f = tfds.features
+    truth = {s: dict(image=rng.integers(0, 256, (n, 6, 5, 3), dtype=np.uint8), label=rng.integers(0, 4, n),
+                     score=rng.normal(size=(n, 2)).astype(np.float32), id=rng.integers(0, 10**9, n),
+                     flags=rng.random((n, 3)) > 0.5, caption=[f"caption {s} {i}" for i in range(n)])
+             for s, n in (("train", 5), ("test", 3))}
+    if score_test is not None:
+        truth["test"]["score"][1, 0] = score_test
+
+    class Scenes(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+        name = "scenes"
+        VERSION = tfds.core.Version("1.2.0")
+        code_path = None
+
+        def _info(self):
+            return tfds.core.DatasetInfo(builder=self, disable_shuffling=True, features=f.FeaturesDict({
+                "image": f.Image(shape=(6, 5, 3)), "label": f.ClassLabel(num_classes=4),
+                "meta": {"score": f.Tensor(shape=(2,), dtype=np.float32), "id": f.Scalar(dtype=np.int64),
+                         "flags": f.Tensor(shape=(3,), dtype=np.bool_)},
+                "caption": f.Text(), "boxes": f.Sequence(f.Tensor(shape=(4,), dtype=np.float32)),
+                "mask": f.Image(shape=(None, None, 1))}))
+
+        def _split_generators(self, dl_manager):
+            return {s: self._generate_examples(t) for s, t in truth.items()}
+
+        def _generate_examples(self, t):
+            from PIL import Image  # numpy images would need TensorFlow to encode
+
+            for i in range(len(t["label"])):
+                yield i, {"image": Image.fromarray(t["image"][i]), "label": int(t["label"][i]),
+                          "caption": t["caption"][i],
+                          "meta": {"score": t["score"][i], "id": int(t["id"][i]), "flags": t["flags"][i]},
+                          "boxes": np.zeros((i, 4), np.float32),
+                          "mask": Image.fromarray(np.zeros((i + 1, 2), np.uint8), mode="L")}
+
+    data_dir = str(tmp_path / "tfds")
+    Scenes(data_dir=data_dir, file_format="array_record").download_and_prepare()
+    return data_dir, truth
+
+
+def test_catalog_serves_every_fixed_shape_feature(tmp_path, caplog):
+    data_dir, truth = _multi_feature_catalog(tmp_path)
+    with caplog.at_level("WARNING"):
+        info = data.dataset_info("scenes", data_dir=data_dir)
+    assert "skipping the feature(s) of variable shape boxes, mask" in caplog.text
+    assert info.version == "1.2.0" and info.splits == {"train": 5, "test": 3}
+    assert info.features == {
+        "x": data.Feature.levels((6, 5, 3), 256), "label": data.Feature.classes(4),
+        "meta/score": data.Feature.continuous((2,)), "meta/id": data.Feature.integer((), "int64"),
+        "meta/flags": data.Feature.levels((3,), 2), "caption": data.Feature.text()}
+    for split, t in truth.items():
+        a = data.load_arrays("scenes", split, data_dir=data_dir)
+        np.testing.assert_array_equal(a["x"], t["image"])
+        np.testing.assert_array_equal(a["label"], t["label"])
+        assert a["label"].dtype == np.int32 and a["meta/flags"].dtype == np.uint8
+        np.testing.assert_array_equal(a["meta/score"], t["score"])
+        np.testing.assert_array_equal(a["meta/id"], t["id"])
+        np.testing.assert_array_equal(a["meta/flags"], t["flags"])
+        assert list(a["caption"]) == t["caption"]
+    batch = next(iter(data.make_loader("scenes", "train", batch_size=5, data_dir=data_dir, shuffle=False)))
+    assert set(batch) == {"x", "label", "meta/score", "meta/id", "meta/flags"}  # text stays on the host
+
+
+def test_catalog_values_are_checked_in_memory_and_streamed(tmp_path, monkeypatch):
+    from gen_jax.data import catalog
+
+    data_dir, _ = _multi_feature_catalog(tmp_path, score_test=np.inf)
+    match = r"dataset 'scenes', feature 'meta/score', split 'test': example 1 holds a non-finite value \(inf\)"
+    with pytest.raises(data.DataError, match=match):
+        data.load_arrays("scenes", "test", data_dir=data_dir)
+    monkeypatch.setattr(catalog, "IN_MEMORY_LIMIT_BYTES", 0)
+    from gen_jax.data import registry
+
+    registry._resolve_cached.cache_clear()  # pylint: disable=protected-access
+    loader = data.make_loader("scenes", "test", batch_size=3, data_dir=data_dir, shuffle=False, num_epochs=1)
+    assert not isinstance(loader._data_source, data.ArraySource)  # pylint: disable=protected-access
+    with pytest.raises(Exception, match=match):
+        list(loader)

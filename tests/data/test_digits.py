@@ -43,6 +43,7 @@ def test_stored_splits_match_sklearn(data_dir, no_network):
         assert label.dtype == np.int32
         np.testing.assert_array_equal(x[..., 0], raw.images[idx[split]].astype(np.uint8))
         np.testing.assert_array_equal(label, raw.target[idx[split]])
+        np.testing.assert_array_equal(arrays["index"], idx[split])  # stored in increasing index order
     assert not no_network
 
 
@@ -55,12 +56,16 @@ def test_levels_are_0_to_16(data_dir):
 def test_dataset_info(data_dir):
     info = data.dataset_info("digits", data_dir=data_dir)
     assert info == data.DatasetInfo(
-        name="digits", shape=(8, 8, 1), num_levels=17, num_classes=10, splits={"train": 1437, "test": 360},
-        dtype="uint8",
+        name="digits",
+        features={"x": data.Feature((8, 8, 1), "uint8", "levels", num_levels=17),
+                  "label": data.Feature((), "int32", "classes", num_classes=10),
+                  "index": data.Feature((), "int32", "integer")},
+        splits={"train": 1437, "test": 360}, version="2.0.0",
     )
+    assert (info.shape, info.dtype, info.num_levels, info.num_classes) == ((8, 8, 1), "uint8", 17, 10)
     assert info.num_dims == 64
     with pytest.raises(Exception):  # frozen
-        info.num_levels = 3
+        info.name = "other"
 
 
 def test_load_arrays_returns_private_copies(data_dir):
@@ -70,12 +75,12 @@ def test_load_arrays_returns_private_copies(data_dir):
 
 
 def test_prepared_dataset_is_reused_from_disk(data_dir, tmp_path, monkeypatch):
-    """Preparing writes array_record files under <data_dir>/digits/1.0.0 and a fresh process only reads them."""
+    """Preparing writes array_record files under <data_dir>/digits/2.0.0 and a fresh process only reads them."""
     import os
 
     d = str(tmp_path / "fresh")
     data.dataset_info("digits", data_dir=d)
-    version_dir = os.path.join(d, "digits", "1.0.0")
+    version_dir = os.path.join(d, "digits", "2.0.0")
     assert any(f.endswith(".array_record-00000-of-00001") for f in os.listdir(version_dir))
     # Simulate a new process: clear the in-memory cache; preparing again must not happen.
     from gen_jax.data import registry

@@ -22,7 +22,7 @@ def _assert_same(batches_a, batches_b):
 def test_batches_have_the_documented_layout(data_dir):
     it = iter(data.make_loader("digits", "train", batch_size=32, data_dir=data_dir))
     b = next(it)
-    assert set(b) == {"x", "label"}
+    assert set(b) == {"x", "label", "index"}
     assert b["x"].shape == (32, 8, 8, 1) and b["x"].dtype == np.uint8
     assert b["label"].shape == (32,) and b["label"].dtype == np.int32
 
@@ -129,9 +129,9 @@ def test_two_shards_are_disjoint_and_cover_the_split(data_dir):
 
 
 def test_default_sharding_is_by_jax_process(data_dir):
-    from gen_jax.data import registry
+    from gen_jax.data import loader as loader_lib
 
-    opts = registry._default_shard_options(True)  # pylint: disable=protected-access
+    opts = loader_lib._default_shard_options(True)  # pylint: disable=protected-access
     assert isinstance(opts, grain.sharding.ShardByJaxProcess)
     assert (opts.shard_index, opts.shard_count) == (jax.process_index(), jax.process_count()) == (0, 1)
     # one process reads the whole split
@@ -173,3 +173,28 @@ def test_loader_throughput_is_reasonable(data_dir):
     for _ in range(20):
         next(it)
     assert (time.perf_counter() - t) / 20 < 0.1  # seconds per batch of 128, generous for slow CI
+
+
+@pytest.mark.parametrize("num_epochs", [None, 1])
+def test_a_training_batch_larger_than_the_split_is_an_error(data_dir, num_epochs):
+    """batch_size=2000 on the 1,437 training digits would train on repeated examples."""
+    with pytest.raises(data.DataError, match=r"split 'train' of 'digits' has 1437 examples, fewer than one batch "
+                                             r"of 2000 \(batch_size 2000\)"):
+        data.make_loader("digits", "train", batch_size=2000, data_dir=data_dir, num_epochs=num_epochs)
+    opts = grain.sharding.ShardOptions(shard_index=0, shard_count=2, drop_remainder=True)
+    with pytest.raises(data.DataError, match=r"360 examples \(180 per shard of 2\), fewer than one batch of 200 per "
+                                             r"shard \(batch_size 400\)"):
+        data.make_loader("digits", "test", batch_size=400, data_dir=data_dir, shard_options=opts)
+    # an eval pass keeps its short batch
+    (batch,) = data.make_loader("digits", "test", batch_size=2000, data_dir=data_dir, shuffle=False, num_epochs=1,
+                                drop_remainder=False)
+    assert len(batch["x"]) == 360
+
+
+def test_loaders_select_features(data_dir):
+    b = next(iter(data.make_loader("digits", "test", batch_size=8, data_dir=data_dir, shuffle=False,
+                                   features=["index", "x"])))
+    assert set(b) == {"index", "x"}
+    np.testing.assert_array_equal(b["index"], data.load_arrays("digits", "test", data_dir=data_dir)["index"][:8])
+    with pytest.raises(data.DataError, match="no feature 'label_x'; its features: x, label, index"):
+        data.make_loader("digits", "test", batch_size=8, data_dir=data_dir, features=["label_x"])

@@ -72,3 +72,63 @@ def test_bad_levels():
         pp.scale01(LEVELS, None)
     with pytest.raises(ValueError, match="num_levels"):
         pp.binarize_static(LEVELS, 1)
+
+
+# ----------------------------------------------------------------------------------- paired augmentation
+
+
+def _pair_batch(b=16, h=12, w=10):
+    """A is a grey coordinate map, B its colour copy plus 1: any crop/flip of A is recoverable from B."""
+    a = (jnp.arange(h * w, dtype=jnp.int32).reshape(1, h, w, 1) + 100 * jnp.arange(b).reshape(b, 1, 1, 1))
+    return {"A": a, "B": jnp.repeat(a, 3, axis=-1) + 1}
+
+
+_jitter = jax.jit(pp.paired_jitter, static_argnums=2, static_argnames=("resize", "flip"))
+
+
+def test_paired_jitter_applies_one_draw_per_example_to_every_image():
+    images = _pair_batch()
+    out = _jitter(jax.random.key(0), images, (5, 4))
+    assert out["A"].shape == (16, 5, 4, 1) and out["B"].shape == (16, 5, 4, 3)
+    np.testing.assert_array_equal(out["B"], np.repeat(np.asarray(out["A"]), 3, axis=-1) + 1)  # same crop and flip
+    # each output is a crop (maybe mirrored) of its own example, and the draws differ across examples
+    a, full = np.asarray(out["A"][..., 0]), np.asarray(images["A"][..., 0])
+    draws = set()
+    for i in range(16):
+        top_left = int(a[i, 0, 0] if a[i, 0, 0] < a[i, 0, -1] else a[i, 0, -1]) - 100 * i
+        y, x = divmod(top_left, 10)
+        crop = full[i, y:y + 5, x:x + 4]
+        flipped = a[i, 0, 0] > a[i, 0, -1]
+        np.testing.assert_array_equal(a[i], crop[:, ::-1] if flipped else crop)
+        draws.add((y, x, bool(flipped)))
+    assert len(draws) > 8
+    # deterministic for a key, another key gives another batch
+    np.testing.assert_array_equal(_jitter(jax.random.key(0), images, (5, 4))["A"], out["A"])
+    assert not np.array_equal(_jitter(jax.random.key(1), images, (5, 4))["A"], out["A"])
+    # without jit, the same values
+    np.testing.assert_array_equal(pp.paired_jitter(jax.random.key(0), images, (5, 4))["B"], out["B"])
+
+
+def test_crop_offsets_cover_the_range_and_flip_is_fair():
+    n = 1000
+    marker = _pair_batch(n, 6, 6)
+    crops = _jitter(jax.random.key(2), marker, (4, 4), flip=False)["A"][:, 0, 0, 0] - 100 * jnp.arange(n)
+    oy, ox = np.divmod(np.asarray(crops), 6)
+    assert set(oy) == set(ox) == {0, 1, 2}
+    flips = jax.jit(pp.random_flip_left_right)(jax.random.key(3), {"A": marker["A"][:, :1, :2]})["A"]
+    share = float(jnp.mean(flips[:, 0, 0, 0] > flips[:, 0, 1, 0]))
+    assert abs(share - 0.5) < 5 * 0.5 / np.sqrt(n)
+
+
+def test_resize_then_crop_as_pix2pix_and_integer_levels_stay_integers():
+    images = {"A": jnp.full((2, 16, 16, 1), 200, jnp.uint8), "B": jnp.ones((2, 16, 16, 3), jnp.float32)}
+    out = _jitter(jax.random.key(4), images, (16, 16), resize=(18, 18))
+    assert out["A"].dtype == jnp.uint8 and out["A"].shape == (2, 16, 16, 1)
+    assert np.all(np.asarray(out["A"]) == 200) and np.allclose(out["B"], 1.0)
+
+
+def test_paired_augmentation_errors():
+    with pytest.raises(ValueError, match="one batch size, height and width"):
+        pp.random_crop(jax.random.key(0), {"A": jnp.zeros((2, 8, 8, 1)), "B": jnp.zeros((2, 8, 9, 1))}, (4, 4))
+    with pytest.raises(ValueError, match="a 9x4 crop of 8x8 images"):
+        pp.random_crop(jax.random.key(0), {"A": jnp.zeros((2, 8, 8, 1))}, (9, 4))
