@@ -105,8 +105,6 @@ def test_paired_jitter_applies_one_draw_per_example_to_every_image():
     # deterministic for a key, another key gives another batch
     np.testing.assert_array_equal(_jitter(jax.random.key(0), images, (5, 4))["A"], out["A"])
     assert not np.array_equal(_jitter(jax.random.key(1), images, (5, 4))["A"], out["A"])
-    # without jit, the same values
-    np.testing.assert_array_equal(pp.paired_jitter(jax.random.key(0), images, (5, 4))["B"], out["B"])
 
 
 def test_crop_offsets_cover_the_range_and_flip_is_fair():
