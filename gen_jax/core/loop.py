@@ -101,7 +101,7 @@ class Trainer:
         self.evaluators = evals_lib.build_evaluators(config, self)
         for ev in self.evaluators.values():
             ev.check()  # a bad split name fails now, not mid-run
-            bs = getattr(ev, "batch_size", 0)
+            bs = getattr(ev, "batch_size", 0) if isinstance(ev, evals_lib.SplitMean) else 0
             if bs and bs % n:
                 raise ValueError(f"the batch size {bs} of evaluator {ev.prefix!r} (config.eval_batch_size) is not "
                                  f"divisible by the {n} devices of the mesh")

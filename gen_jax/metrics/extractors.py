@@ -5,7 +5,9 @@ An extractor maps images in [0, 1] ([N, H, W, C]) to features [N, F]; one that a
 
 * ``digits_classifier``: the library-trained digits MLP (`gen_jax.metrics.digits_classifier`), 128-d features,
   for the 8x8 digits;
-* ``pixels``: the flattened pixels themselves (no network; a baseline that needs no training).
+* ``pixels``: the flattened pixels themselves (no network; a baseline that needs no training);
+* ``classifier:<dataset>``: a CNN trained by the library on that dataset's train split
+  (`gen_jax.metrics.classifier`), its 128-d penultimate activations, e.g. ``classifier:mnist5k``.
 
 Metric names carry the extractor's name (e.g. ``frechet_digits_classifier``), so a figure measured in a
 library-trained feature space is never mistaken for the FID of the standard Inception network.
@@ -55,6 +57,10 @@ def _digits_classifier(data_dir=None):
 @functools.lru_cache(maxsize=8)
 def get_extractor(name: str, data_dir=None):
     """The extractor called `name` (built once per process and data_dir)."""
+    if name.startswith("classifier:"):
+        from gen_jax.metrics.classifier import trained_classifier
+
+        return trained_classifier(name.split(":", 1)[1], data_dir=data_dir)
     if name not in _EXTRACTORS:
         raise ValueError(f"unknown feature extractor {name!r}; known: {', '.join(sorted(_EXTRACTORS))}")
     return _EXTRACTORS[name](data_dir=data_dir)

@@ -1,10 +1,11 @@
 """A short run for the fault-injection tests, started as a subprocess (so that it can be killed for real).
 
-    python -m tests.core.fault_worker WORKDIR [STEPS] [slow_rewrite]
+    python -m tests.core.fault_worker WORKDIR [STEPS] [slow_rewrite] [slow_save=STEP]
 
 Trains the contextual-bandit toy (tests/core/toys.py: no dataset, environment state in the train state) with
 a checkpoint every step. 'slow_rewrite' makes the metrics-file rewrite of a resume pause for 30 s after
-writing its temporary file (printing REWRITING first), so that the test can kill it there.
+writing its temporary file (printing REWRITING first); 'slow_save=STEP' makes the save of that step pause
+for 30 s while its temporary directory is half written (printing SAVING first): the test kills it there.
 """
 import os
 import sys
@@ -30,6 +31,19 @@ def main():
             return original(src, dst)
 
         log_lib.os.replace = slow_replace
+    slow_save = [int(a.split("=")[1]) for a in sys.argv if a.startswith("slow_save=")]
+    if slow_save:
+        import orbax.checkpoint as ocp
+
+        original_save = ocp.JsonCheckpointHandler.async_save
+
+        async def paused_save(self, directory, *args, **kwargs):
+            if f"/{slow_save[0]}.orbax-checkpoint-tmp" in str(directory):
+                print("SAVING", directory, flush=True)
+                time.sleep(30)
+            return await original_save(self, directory, *args, **kwargs)
+
+        ocp.JsonCheckpointHandler.async_save = paused_save
     config = bandit_config(num_train_steps=steps)
     config.checkpoint_every, config.log_every, config.eval_every, config.keep_checkpoints = 1, 1, 5, 100
     loop.train_and_evaluate(config, workdir)

@@ -54,33 +54,42 @@ def straight(tmp_path_factory):
     return workdir, time.time() - t0
 
 
-def kill_when(workdir, predicate, timeout=120):
-    """Starts the worker and SIGKILLs it as soon as predicate() holds; returns whether it was killed."""
+def saved_steps(workdir):
+    d = os.path.join(workdir, "checkpoints")
+    return [int(n) for n in os.listdir(d) if n.isdigit()] if os.path.isdir(d) else []
+
+
+def kill_after_checkpoint(workdir, target: int, delay: float, timeout=120):
+    """Starts the worker and SIGKILLs it `delay` s after checkpoint `target` appears; whether it was killed."""
     p = worker(workdir)
     t0 = time.time()
     while p.poll() is None and time.time() - t0 < timeout:
-        if predicate():
+        if max(saved_steps(workdir), default=0) >= target:
+            time.sleep(delay)
             p.send_signal(signal.SIGKILL)
             p.wait()
             return True
-        time.sleep(0.001)
-    p.wait()
+        time.sleep(0.002)
+    p.communicate()
     return False
 
 
 @pytest.mark.slow
 def test_kills_at_random_moments_and_mid_save_resume_byte_identically(straight, tmp_path):
-    ref, duration = straight
+    ref, _ = straight
     workdir = str(tmp_path / "killed")
     rng = random.Random(0)
-    killed = 0
-    for _ in range(2):  # at random moments after start-up
-        deadline = time.time() + rng.uniform(0.4, 0.9) * duration
-        killed += kill_when(workdir, lambda: time.time() > deadline)
-    # at the instant a temporary checkpoint directory appears (a save half-way)
-    tmp = lambda: glob.glob(os.path.join(workdir, "checkpoints", "*orbax-checkpoint-tmp*"))  # noqa: E731
-    killed += kill_when(workdir, lambda: bool(tmp()))
-    assert killed >= 2
+    # at random moments: some time after a random checkpoint, anywhere inside a step or a save
+    assert kill_after_checkpoint(workdir, rng.randint(3, 10), rng.uniform(0.0, 0.3))
+    assert kill_after_checkpoint(workdir, rng.randint(14, 22), rng.uniform(0.0, 0.3))
+    # mid-save: while the temporary directory of step 27 is half written
+    p = worker(workdir, "slow_save=27")
+    line = p.stdout.readline()
+    assert line.startswith("SAVING"), p.stderr.read()[-2000:]
+    tmp_dirs = glob.glob(os.path.join(workdir, "checkpoints", "27.orbax-checkpoint-tmp*"))
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert tmp_dirs and 27 not in saved_steps(workdir)
     finish(workdir)
     assert metrics_bytes(workdir) == metrics_bytes(ref)
 
@@ -220,6 +229,7 @@ class MostlyNaN(Experiment):
 def test_skip_mode_stops_past_its_limit_and_keeps_skipped_steps_out_of_the_means(tmp_path):
     c = tiny_vae_config(experiment="test_mostly_nan", dataset="toy2d/ring8", nonfinite="skip")
     c.num_train_steps, c.log_every, c.eval_every, c.checkpoint_every = 30, 10, 0, 0
+    c.max_consecutive_skips = 5
     with pytest.raises(steps_lib.NonFiniteError, match=r"consecutive train steps were non-finite and skipped"):
         loop.train_and_evaluate(c, str(tmp_path / "a"))
     c.max_consecutive_skips = 100

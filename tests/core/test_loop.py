@@ -12,6 +12,7 @@ import pytest
 
 from gen_jax import data as data_lib
 from gen_jax.core import checkpoint as ckpt_lib
+from gen_jax.core import logging as log_lib
 from gen_jax.core import loop
 from gen_jax.core import sharding as sh
 from gen_jax.core import steps as steps_lib
@@ -32,9 +33,8 @@ def tiny_vae_config(**overrides):
     return c
 
 
-def read_metrics(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
+def read_metrics(workdir, name="metrics.jsonl"):
+    return log_lib.read_metrics(os.path.join(workdir, name))
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -88,18 +88,6 @@ def test_resume_gives_exactly_the_uninterrupted_metrics(tmp_path):
     assert a == b  # bit-for-bit: same losses, same eval, same data order after the restore
 
 
-def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
-    workdir = str(tmp_path / "run")
-    loop.train_and_evaluate(tiny_vae_config(num_train_steps=10), workdir)
-    state_dir = os.path.join(workdir, "checkpoints", "10", "state")
-    for root, _, files in os.walk(state_dir):
-        for name in files:
-            with open(os.path.join(root, name), "wb") as f:
-                f.write(b"\x00garbage")
-    with pytest.raises(ckpt_lib.CheckpointError, match=r"checkpoints/10.*could not be restored"):
-        loop.train_and_evaluate(tiny_vae_config(num_train_steps=20), workdir)
-
-
 def test_bad_input_errors_name_the_problem(tmp_path):
     with pytest.raises(data_lib.UnknownDatasetError, match="no_such_set"):
         loop.train_and_evaluate(tiny_vae_config(dataset="no_such_set"), str(tmp_path / "a"))
@@ -151,7 +139,7 @@ def test_nonfinite_skip_leaves_the_state_unchanged(tmp_path):
     seen = []
     for _ in range(5):
         before = jax.device_get(state.params)
-        state, m = trainer.train_step(state, sh.shard_batch(next(trainer.train_iter), trainer.mesh))
+        state, m = trainer.train_step(state, sh.shard_batch(trainer.next_batch(), trainer.mesh))
         seen.append((before, jax.device_get(state.params), float(m["skipped"])))
     trainer.close()
     assert [s for _, _, s in seen] == [0, 0, 0, 1, 0]

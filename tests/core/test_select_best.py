@@ -50,8 +50,8 @@ def restored_best(config, workdir):
     """The eval-split metrics of workdir/best, restored by hand (not through Trainer.run)."""
     trainer = loop.Trainer(config, workdir)
     try:
-        best = ckpt_lib.Checkpointer(os.path.join(workdir, "best"), keep=1, best_metric=config.select_best,
-                                     best_mode=config.select_best_mode)
+        best = ckpt_lib.Checkpointer(os.path.join(workdir, "best"), keep=1,
+                                     best_metric=f"validation/{config.select_best}", best_mode=config.select_best_mode)
         state, _ = best.restore(trainer.initial_state())
         best.close()
         return int(state.step), trainer.evaluate(sh.replicate(state, trainer.mesh))
@@ -78,10 +78,14 @@ def test_selected_step_is_the_best_validation_step(tmp_path, metric, mode, pick)
     last_test = [r for r in records if r["split"] == "test"][-1]
     assert last_test["step"] == 20 and last_test["sq_dist"] > test["sq_dist"]
     assert sorted(os.listdir(os.path.join(workdir, "best"))) == ["12"]  # max_to_keep=1
-    # --mode=eval evaluates the best checkpoint too
-    again = loop.evaluate_checkpoint(config, workdir)
+    # --mode=eval evaluates the best checkpoint too, into its own file that says what was scored
+    again = loop.evaluate_checkpoint(config, workdir, overrides=["--config.x=1"])
     assert again == result
-    assert read_metrics(workdir)[-1] == {"step": 12, "split": "eval", **test}
+    (record,) = read_metrics(workdir, "evaluations.jsonl")
+    assert {k: record[k] for k in test} == test
+    assert {k: record[k] for k in ("step", "evaluator", "kind", "dataset", "split", "num_examples", "overrides")} == {
+        "step": 12, "evaluator": "test", "kind": "split_mean", "dataset": "toy2d/ring8", "split": "test[:400]",
+        "num_examples": 400, "overrides": ["--config.x=1"]}
 
 
 def test_resume_keeps_the_best_saved_after_the_last_checkpoint(tmp_path):
@@ -104,7 +108,7 @@ def test_select_best_errors_name_the_problem(tmp_path, caplog):
         loop.Trainer(walk_config(validation_split=""), str(tmp_path / "a"))
     with pytest.raises(ValueError, match=r"select_best_mode must be 'min' or 'max', got 'lowest'"):
         loop.Trainer(walk_config(select_best_mode="lowest"), str(tmp_path / "b"))
-    with pytest.raises(ValueError, match=r"select_best='nll_nats' is not a metric .*: neg_sq_dist, sq_dist"):
+    with pytest.raises(ValueError, match=r"select_best='validation/nll_nats': 'nll_nats' is not a metric .*: neg_sq_dist, sq_dist"):
         loop.train_and_evaluate(walk_config(select_best="nll_nats"), str(tmp_path / "c"))
     assert not os.path.exists(tmp_path / "c" / "metrics.jsonl")  # failed before the first step
     with pytest.raises(ValueError, match=r"malformed split 'train\[80%\]'"):

@@ -49,3 +49,15 @@ def test_small_images_use_a_window_that_fits():
     m = image.reconstruction_metrics(x, y)
     ref = structural_similarity(x[0], y[0], data_range=1.0, channel_axis=-1, win_size=7)
     np.testing.assert_allclose(np.asarray(m["ssim"])[0], ref, atol=2e-5)
+
+
+def test_library_classifier_learns_digits_and_serves_as_an_extractor():
+    from gen_jax.metrics.classifier import ImageClassifier
+    from gen_jax.metrics.extractors import get_extractor
+
+    clf = ImageClassifier.train("digits", arch="mlp", steps=300, batch_size=256)
+    assert clf.accuracy("digits", "test") > 0.9
+    with pytest.raises(ValueError, match=r"expects images \[N, 8, 8, 1\]"):
+        clf.predict(np.zeros((2, 28, 28, 1)))
+    ext = get_extractor("classifier:digits")
+    assert np.asarray(ext.features(np.zeros((3, 8, 8, 1), np.float32))).shape == (3, 128)
