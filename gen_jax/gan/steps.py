@@ -35,8 +35,8 @@ from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
 from gen_jax.gan import losses
-from gen_jax.gan.latent import fixed_latents, interpolate
 from gen_jax.gan.models import build_models, pack
+from gen_jax.nn.latent import fixed_latents, interpolate
 
 PENALTIES = ("none", "gp", "r1")
 

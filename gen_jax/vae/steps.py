@@ -24,6 +24,7 @@ from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
 from gen_jax.metrics.likelihood import LN2, dequantization_offset
+from gen_jax.nn.latent import interpolate
 from gen_jax.vae import losses
 from gen_jax.vae.models import VAE, make_vae
 
@@ -87,20 +88,6 @@ class Likelihood:
     def nll_offset(self, num_dims: int) -> float:
         """What turns -log p(target) into the protocol's discrete NLL bound: D log K for dequantized data."""
         return dequantization_offset(num_dims, self.num_levels) if self.kind == "gaussian" else 0.0
-
-
-def interpolate(z0, z1, num: int, spherical: bool = False):
-    """`num` points from z0 to z1 (inclusive): linear, or spherical (slerp, White 2016) for Gaussian latents."""
-    t = jnp.linspace(0.0, 1.0, num)[:, None]
-    if not spherical:
-        return (1 - t) * z0[None] + t * z1[None]
-    cos = jnp.sum(z0 * z1) / (jnp.linalg.norm(z0) * jnp.linalg.norm(z1) + 1e-12)
-    omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
-    so = jnp.sin(omega)
-    safe = so > 1e-6
-    w0 = jnp.where(safe, jnp.sin((1 - t) * omega) / jnp.where(safe, so, 1.0), 1 - t)
-    w1 = jnp.where(safe, jnp.sin(t * omega) / jnp.where(safe, so, 1.0), t)
-    return w0 * z0[None] + w1 * z1[None]
 
 
 @register("vae")

@@ -1,4 +1,4 @@
-"""gen_jax/vae/steps.py: likelihood plumbing under the common protocol, latent interpolation, eval bounds."""
+"""gen_jax/vae/steps.py: likelihood plumbing under the common protocol, eval bounds."""
 import math
 
 import jax
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gen_jax import data as data_lib
-from gen_jax.vae.steps import Likelihood, VAEExperiment, interpolate
+from gen_jax.vae.steps import Likelihood, VAEExperiment
 from experiments.configs import vae_digits
 
 
@@ -32,18 +32,6 @@ def test_uniform_decoders_give_the_protocol_constants():
     np.testing.assert_allclose(-bern.log_prob(jnp.zeros(x.shape + (1,)), b), d * math.log(2), rtol=1e-6)
     with pytest.raises(ValueError, match="binarize"):
         Likelihood("bernoulli", 17)
-
-
-def test_interpolation_endpoints_and_slerp_norm():
-    z0, z1 = jnp.array([3.0, 0.0, 4.0]), jnp.array([0.0, 5.0, 0.0])
-    lin = interpolate(z0, z1, 5)
-    np.testing.assert_allclose(lin[0], z0)
-    np.testing.assert_allclose(lin[-1], z1)
-    np.testing.assert_allclose(lin[2], (z0 + z1) / 2)
-    sl = interpolate(z0, z1, 7, spherical=True)
-    np.testing.assert_allclose(sl[0], z0, atol=1e-6)
-    np.testing.assert_allclose(sl[-1], z1, atol=1e-6)
-    np.testing.assert_allclose(jnp.linalg.norm(sl, axis=-1), 5.0, rtol=1e-5)  # slerp stays on the sphere
 
 
 def test_eval_iwae_bound_is_tighter_than_the_elbo():
