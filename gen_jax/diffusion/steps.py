@@ -31,6 +31,7 @@ import optax
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
+from gen_jax.core.visual import points_image
 from gen_jax.data import preprocess as pp
 from gen_jax.diffusion import losses, samplers
 from gen_jax.diffusion import schedules as sch
@@ -215,13 +216,5 @@ class DiffusionExperiment(Experiment):
         if self.is_image:
             return {"ddpm": ddpm, f"ddim{int(m.get('ddim_steps', 50))}": ddim}
         lim = float(m.get("plot_range", 1.5))
-        return {"ddpm": scatter_image(ddpm, lim), f"ddim{int(m.get('ddim_steps', 50))}": scatter_image(ddim, lim)}
-
-
-def scatter_image(points, lim: float, size: int = 96):
-    """A [1, size, size, 1] image in [0, 1] of a 2-D point cloud (log-scaled 2-D histogram on [-lim, lim]^2)."""
-    p = np.asarray(jax.device_get(points))
-    h, _, _ = np.histogram2d(p[:, 1], p[:, 0], bins=size, range=[[-lim, lim], [-lim, lim]])
-    h = np.log1p(h[::-1])
-    return (h / max(h.max(), 1e-9))[None, :, :, None].astype(np.float32)
-
+        return {"ddpm": points_image(ddpm, -lim, lim, size=96),
+                f"ddim{int(m.get('ddim_steps', 50))}": points_image(ddim, -lim, lim, size=96)}

@@ -34,19 +34,12 @@ import optax
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
+from gen_jax.core.visual import points_image
 from gen_jax.gan import losses
 from gen_jax.gan.models import build_models, pack
 from gen_jax.nn.latent import fixed_latents, interpolate
 
 PENALTIES = ("none", "gp", "r1")
-
-
-def render_points(points, lo=-5.0, hi=5.0, size: int = 128):
-    """Rasterises 2-D points into a [1, size, size, 1] image in [0, 1] (log-scaled counts), for sample grids."""
-    ij = jnp.clip(((points - lo) / (hi - lo) * size).astype(jnp.int32), 0, size - 1)
-    counts = jnp.zeros((size, size)).at[size - 1 - ij[:, 1], ij[:, 0]].add(1.0)
-    img = jnp.log1p(counts) / jnp.maximum(jnp.log1p(counts.max()), 1e-6)
-    return (1.0 - img)[None, :, :, None]
 
 
 class GAN:
@@ -253,7 +246,7 @@ class GANExperiment(Experiment):
         if not g.is_image:
             z = fixed_latents(self.config.seed, 2500, g.latent_dim)
             y = (jnp.arange(2500) % g.num_classes) if g.num_classes else None
-            return {"samples": render_points(g.sample(state, z, y))}
+            return {"samples": points_image(g.sample(state, z, y), -5.0, 5.0)}
         out = {}
         if g.num_classes:
             per = max(1, n // g.num_classes)
