@@ -41,6 +41,7 @@ class AutoencoderExperiment(Experiment):
         self.loss_fn = losses.reconstruction_loss(m.get("loss", "squared_error"))
         self.num_dims = int(np.prod(info.shape))
         self._vis_images = None
+        self._visualize = jax.jit(self._reconstructions)   # once per experiment, not on a static `self`
 
     def inputs(self, x):
         """Raw levels -> images in [0, 1] (the encoder input and the reconstruction target)."""
@@ -85,8 +86,7 @@ class AutoencoderExperiment(Experiment):
             self._vis_images = jnp.asarray(load_arrays(self.info.name, "test", data_dir=self.config.data_dir)["x"][:n])
         return self._vis_images
 
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, params, x):
+    def _reconstructions(self, params, x):
         x01 = self.inputs(x)
         rec = reconstruct(self.model.apply({"params": params}, x01))
         return dict(reconstruction=jnp.stack([x01, rec], 1).reshape((-1,) + x01.shape[1:]))

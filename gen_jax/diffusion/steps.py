@@ -21,7 +21,6 @@ unconditional models. All evaluation and sampling use the EMA parameters when co
 """
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -79,6 +78,9 @@ class DiffusionExperiment(Experiment):
         self.clip = bool(m.get("clip_denoised", self.is_image))
         self.data_scale = float(m.get("data_scale", 1.0))
         self.num_dims = int(np.prod(info.shape))
+        # Compiled once per experiment (n, sampler, steps, eta and guidance static), not as a method jitted on a
+        # static `self`, which would keep every experiment alive in jax's global caches.
+        self._sample = jax.jit(self._sample_impl, static_argnums=(2, 3, 4, 5, 6))
 
     # -- data ------------------------------------------------------------------------------------------
     def prepare(self, x):
@@ -173,8 +175,7 @@ class DiffusionExperiment(Experiment):
         return out
 
     # -- sampling ----------------------------------------------------------------------------------------
-    @partial(jax.jit, static_argnums=(0, 3, 4, 5, 6, 7))
-    def _sample(self, params, rng, n, sampler, steps, eta, guidance, labels):
+    def _sample_impl(self, params, rng, n, sampler, steps, eta, guidance, labels):
         shape = (n,) + tuple(self.info.shape)
         if self.conditional and labels is not None:
             fn = samplers.classifier_free_guidance(self.cond_fn(params), jnp.asarray(labels, jnp.int32),

@@ -24,7 +24,6 @@ d_optim is absent).
 """
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -216,6 +215,7 @@ class GANExperiment(Experiment):
     def __init__(self, config, info):
         super().__init__(config, info)
         self.gan = GAN(config.model, info.shape, info.num_levels, info.num_classes)
+        self._visualize = jax.jit(self._grids)   # once per experiment (a static `self` would pin it in jit caches)
 
     def init_state(self, rng, batch):
         return self.gan.make_state(rng, self.config)
@@ -238,8 +238,7 @@ class GANExperiment(Experiment):
         return dict(d_loss=rep(g.loss.discriminator(real_l, fake_l)), real_logit=rep(real_l),
                     fake_logit=rep(fake_l))
 
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, state):
+    def _grids(self, state):
         g = self.gan
         n = int(self.config.num_samples)
         z = fixed_latents(self.config.seed, n, g.latent_dim)

@@ -12,7 +12,6 @@ under the common protocol (shared/DESIGN.md):
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -107,6 +106,9 @@ class VAEExperiment(Experiment):
         self.latent_dim = int(m.latent_dim)
         self.num_dims = int(np.prod(info.shape))
         self._vis_images = None
+        # Jitted here, once per experiment, rather than as a method jitted on a static `self`: that would keep
+        # every experiment alive in jax's global caches.
+        self._visualize = jax.jit(self._grids)
 
     # -- pieces ------------------------------------------------------------------------------------------
     def _fns(self, params, y=None):
@@ -175,8 +177,7 @@ class VAEExperiment(Experiment):
             self._vis_images = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n]))
         return self._vis_images
 
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, params, x, y, rng):
+    def _grids(self, params, x, y, rng):
         r_prior, r_sample, r_data, r_post, r_pp = jax.random.split(rng, 5)
         n = self.config.num_samples
         if self.num_classes:  # the conditional VAE: one row per class
