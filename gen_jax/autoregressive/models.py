@@ -16,7 +16,6 @@ outputs of one pixel from per-layer caches (`gen_jax.nn.masked`, `_Conv`), used 
 """
 from __future__ import annotations
 
-from typing import Optional
 
 import jax
 import jax.numpy as jnp

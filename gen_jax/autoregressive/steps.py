@@ -15,7 +15,6 @@ nats / (H W C ln 2)): the discrete likelihood itself under the common protocol, 
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +23,6 @@ import optax
 
 from gen_jax.autoregressive import losses, models, sampling
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
 
 DATA_MODES = ("levels", "binarized")
@@ -62,7 +59,6 @@ class AutoregressiveExperiment(Experiment):
         self.model = models.make_model(m.name, num_levels=self.num_levels, data_channels=self.shape[-1],
                                        head=self.head, num_mixtures=self.num_mixtures, **kwargs)
         self.cached = bool(m.get("cached_sampling", True)) and m.name in models.CACHED_MODELS
-        self._test = None
 
     # -- pieces ------------------------------------------------------------------------------------------
     def prepare(self, x):
@@ -84,8 +80,7 @@ class AutoregressiveExperiment(Experiment):
         x = jnp.zeros((1,) + self.shape, jnp.float32)
         label = jnp.zeros((1,), jnp.int32) if self.num_classes else None
         params = models.init_params(self.model, rng, x, label)
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         x = self.prepare(batch["x"])
@@ -110,14 +105,6 @@ class AutoregressiveExperiment(Experiment):
                                num_mixtures=self.num_mixtures, labels=labels, x_init=x_init,
                                start_row=start_row, cached=self.cached if cached is None else cached)
 
-    def _test_images(self, n: int):
-        if self._test is None:
-            from gen_jax.data import load_arrays
-
-            test = load_arrays(self.info.name, "test", data_dir=self.config.data_dir)
-            self._test = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n], jnp.int32))
-        return self._test
-
     def visualize(self, state, rng):
         """'samples' (num_samples images; for the conditional model one row per class), 'completion' (rows of
         [top half given, 4 completions, original] for 8 test images, as in van den Oord et al. 2016a Fig. 1)."""
@@ -132,12 +119,12 @@ class AutoregressiveExperiment(Experiment):
             out["class_samples"] = to01(s).reshape((self.num_classes, per) + self.shape)
         else:
             out["samples"] = to01(self.sample(params, r_s, int(self.config.num_samples)))
-        x, y = self._test_images(8)
-        x = self.prepare(x)
+        b = self.example_batch(8)   # the first 8 images of config.eval_split
+        x = self.prepare(b["x"])
         reps = 4
         start = self.shape[0] // 2
         xi = jnp.repeat(x, reps, axis=0)
-        comp = self.sample(params, r_c, xi.shape[0], labels=jnp.repeat(y, reps) if self.num_classes else None,
+        comp = self.sample(params, r_c, xi.shape[0], labels=jnp.repeat(jnp.asarray(b["label"], jnp.int32), reps) if self.num_classes else None,
                            x_init=xi, start_row=start).reshape((8, reps) + self.shape)
         given = x.at[:, start:].set(0)
         grid = jnp.concatenate([given[:, None], comp, x[:, None]], axis=1)

@@ -22,8 +22,6 @@ import optax
 from gen_jax.classical import losses
 from gen_jax.classical.models import Autoencoder, make_autoencoder, reconstruct
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
 
 
@@ -40,7 +38,6 @@ class AutoencoderExperiment(Experiment):
         self.model = make_autoencoder(m, info.shape)
         self.loss_fn = losses.reconstruction_loss(m.get("loss", "squared_error"))
         self.num_dims = int(np.prod(info.shape))
-        self._vis_images = None
         self._visualize = jax.jit(self._reconstructions)   # once per experiment, not on a static `self`
 
     def inputs(self, x):
@@ -55,8 +52,7 @@ class AutoencoderExperiment(Experiment):
     def init_state(self, rng, batch):
         # Jitted: eager (op-by-op) initialization of the conv model costs seconds on a CPU.
         params = jax.jit(self.model.init)(rng, jnp.zeros((1,) + tuple(self.info.shape), jnp.float32))["params"]
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         del rng  # deterministic model
@@ -79,13 +75,6 @@ class AutoencoderExperiment(Experiment):
         return dict(loss=self.loss_fn(x01, logits), squared_error=se, mse_per_pixel=se / self.num_dims,
                     cross_entropy=losses.cross_entropy(x01, logits))
 
-    def _vis_batch(self, n: int = 32):
-        if self._vis_images is None:
-            from gen_jax.data import load_arrays
-
-            self._vis_images = jnp.asarray(load_arrays(self.info.name, "test", data_dir=self.config.data_dir)["x"][:n])
-        return self._vis_images
-
     def _reconstructions(self, params, x):
         x01 = self.inputs(x)
         rec = reconstruct(self.model.apply({"params": params}, x01))
@@ -94,7 +83,7 @@ class AutoencoderExperiment(Experiment):
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:
             return {}
-        return self._visualize(state.eval_params(), self._vis_batch())
+        return self._visualize(state.eval_params(), self.example_batch(32)["x"])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -258,7 +247,7 @@ class GMMExperiment(Experiment):
                                int(self.config.model.get("kmeans_iters", 10)))
         params = dict(weights=g.weights, means=g.means, covariances=g.covariances)
         stats, _ = self._batch_stats(params, y)
-        return TrainState.create(params=params, tx=None, rng=rng, model_state=stats)
+        return self.create_state(params, rng, tx=None, model_state=stats, ema_decay=None)   # EM: no optimizer, no EMA
 
     def train_step(self, state, batch, rng):
         y = self.inputs(batch["x"], rng)

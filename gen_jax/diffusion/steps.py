@@ -28,8 +28,6 @@ import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.core.visual import points_image
 from gen_jax.data import preprocess as pp
 from gen_jax.diffusion import losses, samplers
@@ -122,13 +120,7 @@ class DiffusionExperiment(Experiment):
         t = jnp.zeros((1,), jnp.int32)
         y = jnp.zeros((1,), jnp.int32) if self.conditional else None
         params = init_params(self.model, rng, x, t, y)["params"]
-        state = TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                  ema_decay=self.config.get("ema_decay") or None)
-        if state.ema_params is not None:
-            # TrainState.create aliases the EMA to the params' buffers, which the engine's donated step rejects
-            # ("donate the same buffer twice"): give the EMA its own copy.
-            state = state.replace(ema_params=jax.tree.map(jnp.copy, params))
-        return state
+        return self.create_state(params, rng)
 
     def _train_labels(self, batch, rng):
         if not self.conditional:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
@@ -189,13 +188,8 @@ class GAN:
         params, model_state = self.init(rng)
         g_tx = make_optimizer(config.optim)
         d_tx = make_optimizer(config.d_optim) if config.get("d_optim") else make_optimizer(config.optim)
-        state = TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
-                                  model_state=model_state, ema_decay=config.get("ema_decay") or None)
-        if state.ema_params is not None:
-            # TrainState.create builds the EMA with jnp.asarray, which returns the params' own buffers; a step
-            # compiled with donated state would then donate each buffer twice (a segfault on CPU). Copy them.
-            state = state.replace(ema_params=jax.tree.map(jnp.copy, state.ema_params))
-        return state
+        return TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
+                                 model_state=model_state, ema_decay=config.get("ema_decay") or None)
 
     def sample(self, state: TrainState, z, y=None, use_ema=True, batch_stats=False):
         """Generator samples in data space from latents z, with the EMA params if any.

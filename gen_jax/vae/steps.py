@@ -11,7 +11,6 @@ under the common protocol (shared/DESIGN.md):
 """
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +18,6 @@ import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
 from gen_jax.metrics.likelihood import LN2, dequantization_offset
 from gen_jax.nn.latent import interpolate
@@ -105,7 +102,6 @@ class VAEExperiment(Experiment):
         self.model = make_vae(m, info.shape, self.lik.params_per_dim, self.num_classes)
         self.latent_dim = int(m.latent_dim)
         self.num_dims = int(np.prod(info.shape))
-        self._vis_images = None
         # Jitted here, once per experiment, rather than as a method jitted on a static `self`: that would keep
         # every experiment alive in jax's global caches.
         self._visualize = jax.jit(self._grids)
@@ -144,8 +140,7 @@ class VAEExperiment(Experiment):
         x = jnp.zeros((1,) + tuple(self.info.shape), jnp.float32)
         z = jnp.zeros((1, self.latent_dim), jnp.float32)
         params = self.model.init(rng, x, z, jnp.zeros((1,), jnp.int32))["params"]
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         def loss_fn(params):
@@ -168,14 +163,6 @@ class VAEExperiment(Experiment):
             nll = self.iwae_nll(params, batch["x"], r2, k, y=batch.get("label"))
             out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
         return out
-
-    def _vis_batch(self, n: int = 16):
-        if self._vis_images is None:
-            from gen_jax.data import load_arrays
-
-            test = load_arrays(self.info.name, "test", data_dir=self.config.data_dir)
-            self._vis_images = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n]))
-        return self._vis_images
 
     def _grids(self, params, x, y, rng):
         r_prior, r_sample, r_data, r_post, r_pp = jax.random.split(rng, 5)
@@ -211,5 +198,6 @@ class VAEExperiment(Experiment):
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:
             return {}
-        x, y = self._vis_batch()
-        return self._visualize(state.eval_params(), x, y, rng)
+        b = self.example_batch(16)   # the first 16 images of config.eval_split
+        y = b.get("label", np.zeros(len(b["x"]), np.int32))
+        return self._visualize(state.eval_params(), b["x"], y, rng)
