@@ -14,8 +14,6 @@ nats / (H W C ln 2)): the discrete likelihood itself under the common protocol, 
 """
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,6 +22,7 @@ import optax
 from gen_jax.autoregressive import losses, models, sampling
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.data import preprocess as pp
+from gen_jax.metrics.likelihood import bits_per_dim
 
 DATA_MODES = ("levels", "binarized")
 
@@ -91,13 +90,13 @@ class AutoregressiveExperiment(Experiment):
 
         (loss, nll), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads)
-        return state, dict(loss=loss, nll_bpd=loss / (self.num_dims * math.log(2.0)),
+        return state, dict(loss=loss, nll_bpd=bits_per_dim(loss, self.num_dims),
                            grad_norm=optax.global_norm(grads))
 
     def eval_step(self, state, batch, rng):
         x = self.prepare(batch["x"])
         nll = self.nll(state.eval_params(), x, batch.get("label"))
-        return dict(nll_nats=nll, nll_bpd=nll / (self.num_dims * math.log(2.0)))
+        return dict(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
 
     def sample(self, params, rng, num: int, labels=None, x_init=None, start_row: int = 0, cached=None):
         """Integer images [num, H, W, C] (the fast sampler when the model has one, unless cached=False)."""

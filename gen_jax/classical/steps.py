@@ -11,7 +11,6 @@ codes of the training images and reports its test accuracy (`experiments/classic
 """
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import jax
@@ -19,10 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gen_jax.classical import gmm as gmm_lib
 from gen_jax.classical import losses
 from gen_jax.classical.models import Autoencoder, make_autoencoder, reconstruct
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.data import preprocess as pp
+from gen_jax.metrics.likelihood import bits_per_dim, dequantization_offset
 
 
 @register("autoencoder")
@@ -200,19 +201,13 @@ class GMMExperiment(Experiment):
         return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
     def nll_offset(self) -> float:
-        from gen_jax.metrics.likelihood import dequantization_offset
-
         return dequantization_offset(self.num_dims, self.info.num_levels) if self.info.num_levels else 0.0
 
     def to_gmm(self, params):
-        from gen_jax.classical import gmm as gmm_lib
-
         return gmm_lib.from_covariances(params["weights"], params["means"], params["covariances"],
                                         self.covariance_type)
 
     def _batch_stats(self, params, y):
-        from gen_jax.classical import gmm as gmm_lib
-
         log_resp, lp = gmm_lib.e_step(self.to_gmm(params), y)
         r = jnp.exp(log_resp)
         s0 = jnp.mean(r, axis=0)
@@ -236,8 +231,6 @@ class GMMExperiment(Experiment):
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
-        from gen_jax.classical import gmm as gmm_lib
-
         r_data, r_init = jax.random.split(rng)
         y = self.inputs(batch["x"], r_data)
         if y.shape[0] < self.k:
@@ -263,15 +256,11 @@ class GMMExperiment(Experiment):
             log_likelihood=ll, nll_nats=-ll + self.nll_offset(), step_size=rho)
 
     def eval_step(self, state, batch, rng):
-        from gen_jax.classical import gmm as gmm_lib
-
         lp = gmm_lib.log_prob(self.to_gmm(state.params), self.inputs(batch["x"], rng))
         nll = -lp + self.nll_offset()
-        return dict(log_likelihood=lp, nll_nats=nll, nll_bpd=nll / (self.num_dims * math.log(2.0)))
+        return dict(log_likelihood=lp, nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
 
     def visualize(self, state, rng):
-        from gen_jax.classical import gmm as gmm_lib
-
         if len(self.info.shape) != 3:
             return {}
         x, _ = gmm_lib.sample(rng, self.to_gmm(state.params), int(self.config.num_samples))

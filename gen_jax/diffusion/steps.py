@@ -33,7 +33,7 @@ from gen_jax.data import preprocess as pp
 from gen_jax.diffusion import losses, samplers
 from gen_jax.diffusion import schedules as sch
 from gen_jax.diffusion.models import init_params, make_model
-from gen_jax.metrics.likelihood import LN2
+from gen_jax.metrics.likelihood import bits_per_dim
 
 EVAL_VLB = ("none", "estimate", "full")
 
@@ -163,7 +163,7 @@ class DiffusionExperiment(Experiment):
                               keys).mean(0)
         else:
             return out
-        out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
+        out.update(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
         return out
 
     # -- sampling ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import optax
 
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.data import preprocess as pp
-from gen_jax.metrics.likelihood import LN2, dequantization_offset
+from gen_jax.metrics.likelihood import bits_per_dim, dequantization_offset
 from gen_jax.nn.latent import interpolate
 from gen_jax.vae import losses
 from gen_jax.vae.models import VAE, make_vae
@@ -161,7 +161,7 @@ class VAEExperiment(Experiment):
         k = int(self.config.model.get("eval_iwae_samples", 0) or 0)
         if k:
             nll = self.iwae_nll(params, batch["x"], r2, k, y=batch.get("label"))
-            out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
+            out.update(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
         return out
 
     def _grids(self, params, x, y, rng):
