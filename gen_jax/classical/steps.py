@@ -165,7 +165,7 @@ class GMMExperiment(Experiment):
 
         s <- (1 - rho_t) s + rho_t * mean_batch[ r_k,  r_k y,  r_k y y^T ],   rho_t = (t + 2)^(-kappa)  (rho_0 = 1),
 
-    then the M-step w_k = s0_k / sum s0, mu_k = s1_k / s0_k, Sigma_k = s2_k / s0_k - mu_k mu_k^T + reg_covar I.
+    then the M-step (`gmm.m_step_from_statistics`) w_k = s0_k / sum s0, mu_k = s1_k / s0_k, Sigma_k = s2_k / s0_k - mu_k mu_k^T + reg_covar I.
     With rho = 1 and the whole data set as the batch this is exactly one batch EM iteration (tested).
     Images are dequantized, y = (x + u) / K with fresh u each step, so eval_step reports the protocol's
     upper bound -log p(y) + D log K on the discrete NLL (nats per image and bits/dim); 2-D points are used as is.
@@ -208,26 +208,16 @@ class GMMExperiment(Experiment):
                                         self.covariance_type)
 
     def _batch_stats(self, params, y):
+        """E-step on the batch: batch means of the sufficient statistics, and the per-point log-likelihoods."""
         log_resp, lp = gmm_lib.e_step(self.to_gmm(params), y)
-        r = jnp.exp(log_resp)
-        s0 = jnp.mean(r, axis=0)
-        s1 = r.T @ y / y.shape[0]
-        if self.covariance_type == "full":
-            s2 = jnp.einsum("nk,nd,ne->kde", r, y, y) / y.shape[0]
-        else:
-            s2 = r.T @ (y * y) / y.shape[0]
-        return dict(s0=s0, s1=s1, s2=s2), lp
+        s0, s1, s2 = gmm_lib.sufficient_statistics(y, jnp.exp(log_resp), self.covariance_type)
+        n = y.shape[0]
+        return dict(s0=s0 / n, s1=s1 / n, s2=s2 / n), lp
 
     def _m_step(self, stats):
-        s0 = stats["s0"] + 10 * jnp.finfo(stats["s0"].dtype).eps
-        means = stats["s1"] / s0[:, None]
-        d = means.shape[1]
-        if self.covariance_type == "full":
-            cov = stats["s2"] / s0[:, None, None] - means[:, :, None] * means[:, None, :]
-            cov = 0.5 * (cov + jnp.swapaxes(cov, 1, 2)) + self.reg_covar * jnp.eye(d)[None]
-        else:
-            cov = jnp.maximum(stats["s2"] / s0[:, None] - means**2, 0.0) + self.reg_covar
-        return dict(weights=s0 / jnp.sum(s0), means=means, covariances=cov)
+        g = gmm_lib.m_step_from_statistics(stats["s0"], stats["s1"], stats["s2"], self.covariance_type,
+                                           self.reg_covar)
+        return dict(weights=g.weights, means=g.means, covariances=g.covariances)
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
