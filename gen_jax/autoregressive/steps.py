@@ -3,7 +3,7 @@
 config.model:
   name:       'pixelcnn' | 'gated_pixelcnn' | 'pixelcnn_pp' | 'row_lstm' | 'diagonal_bilstm'
   data:       'levels' (model the dataset's K levels: 17 for digits, 256 for 8-bit images) or 'binarized'
-              (x >= K // 2, fixed: 'binarized digits' of shared/DESIGN.md, 2 levels)
+              (x >= K // 2, fixed: the protocol's 'binarized digits', `gen_jax.metrics.likelihood`)
   head:       'categorical' (K-way softmax per sub-pixel) or 'logistic_mixture' (with num_mixtures)
   conditional: class-conditional (Gated PixelCNN only)
   kwargs:     the model's own attributes (features, num_blocks / num_layers, kernels, dropout, ...)
@@ -123,8 +123,9 @@ class AutoregressiveExperiment(Experiment):
         reps = 4
         start = self.shape[0] // 2
         xi = jnp.repeat(x, reps, axis=0)
-        comp = self.sample(params, r_c, xi.shape[0], labels=jnp.repeat(jnp.asarray(b["label"], jnp.int32), reps) if self.num_classes else None,
-                           x_init=xi, start_row=start).reshape((8, reps) + self.shape)
+        labels = jnp.repeat(jnp.asarray(b["label"], jnp.int32), reps) if self.num_classes else None
+        comp = self.sample(params, r_c, xi.shape[0], labels=labels, x_init=xi, start_row=start)
+        comp = comp.reshape((8, reps) + self.shape)
         given = x.at[:, start:].set(0)
         grid = jnp.concatenate([given[:, None], comp, x[:, None]], axis=1)
         out["completion"] = to01(grid)

@@ -1,8 +1,15 @@
-"""The autoencoder on the engine (`config.experiment = 'autoencoder'`), and the linear probe on its codes.
+"""The classical family's two Experiments on the engine, and the linear probe on autoencoder codes.
 
-EM, the Bayes classifier and the variational mixture are fitted by their own modules (gmm, bayes, vigmm) in a
-few closed-form iterations; the autoencoder is trained by gradient descent, so it is an Experiment like every
-other family: `train_step` minimizes the mean reconstruction loss of `losses.py` over the batch (images scaled
+* `autoencoder` (`config.experiment = 'autoencoder'`): the deterministic autoencoder, trained by gradient
+  descent;
+* `gmm` (`config.experiment = 'gmm'`): a Gaussian mixture trained by online EM, each train step one EM iteration
+  on a batch with running sufficient statistics (no optimizer; see `GMMExperiment`).
+
+The Bayes classifier, batch EM (`gmm.fit`) and the variational mixture are not Experiments: their own modules
+(bayes, gmm, vigmm) fit them in a few closed-form iterations over the whole training set
+(`experiments/classical_digits.py`).
+
+The autoencoder's `train_step` minimizes the mean reconstruction loss of `losses.py` over the batch (images scaled
 to [0, 1] with `gen_jax.data.preprocess.scale01`), `eval_step` reports per-example reconstruction errors, and
 `visualize` shows test images beside their reconstructions.
 

@@ -10,9 +10,9 @@ variational bound (model.loss='vlb', in nats per dimension). A class-conditional
 drops the label to the null class with probability model.p_uncond so that one network also learns
 p(x), which classifier-free guidance needs (Ho & Salimans 2021).
 
-Evaluation (images): the test NLL bound under the common protocol (shared/DESIGN.md). The discretized
-Gaussian decoder over the K levels makes L_vlb an upper bound on -log P(x) of the discrete images, reported
-in nats per image (nll_nats) and bits per dimension (nll_bpd), with
+Evaluation (images): the test NLL bound under the common protocol (`gen_jax.metrics.likelihood`). The
+discretized Gaussian decoder over the K levels makes L_vlb an upper bound on -log P(x) of the discrete images,
+reported in nats per image (nll_nats) and bits per dimension (nll_bpd), with
   model.eval_vlb = 'full':     every one of the T terms (T network calls per image, exact sum),
                    'estimate': L_T + T L_t with model.eval_vlb_samples random t per image (unbiased),
                    'none':     only the simple loss.

@@ -1,7 +1,7 @@
 """VAE train / eval / sample steps on the engine, and latent-space utilities.
 
 The likelihood (config.model.likelihood) fixes what the decoder models and how the test NLL is reported
-under the common protocol (shared/DESIGN.md):
+under the common protocol (`gen_jax.metrics.likelihood`):
   'categorical': a K-way softmax per pixel over the raw levels (K = 17 for digits). Discrete: the IWAE
                  bound is an upper bound on -log P(x) of the discrete images directly.
   'bernoulli':   binary pixels, with config.model.binarize 'static' (pixel >= K/2, fixed) or 'dynamic'
