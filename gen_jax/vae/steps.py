@@ -1,7 +1,7 @@
-"""VAE train / eval / sample steps on the engine, and latent-space utilities.
+"""VAE train / eval / sample steps on the engine (`config.experiment = 'vae'`).
 
 The likelihood (config.model.likelihood) fixes what the decoder models and how the test NLL is reported
-under the common protocol (`gen_jax.metrics.likelihood`):
+under the common protocol (`gen_jax.metrics.likelihood`); `losses.Likelihood` implements them:
   'categorical': a K-way softmax per pixel over the raw levels (K = 17 for digits). Discrete: the IWAE
                  bound is an upper bound on -log P(x) of the discrete images directly.
   'bernoulli':   binary pixels, with config.model.binarize 'static' (pixel >= K/2, fixed) or 'dynamic'
@@ -11,79 +11,16 @@ under the common protocol (`gen_jax.metrics.likelihood`):
 """
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.data import preprocess as pp
-from gen_jax.metrics.likelihood import bits_per_dim, dequantization_offset
+from gen_jax.metrics.likelihood import bits_per_dim
 from gen_jax.nn.latent import interpolate
 from gen_jax.vae import losses
 from gen_jax.vae.models import VAE, make_vae
-
-LIKELIHOODS = ("categorical", "bernoulli", "gaussian")
-
-
-class Likelihood:
-    """How raw data become the encoder input and the decoder target, and the matching log p(x|z)."""
-
-    def __init__(self, kind: str, num_levels, binarize: str = "none"):
-        if kind not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {kind!r}; expected one of {LIKELIHOODS}")
-        if num_levels is None:
-            raise ValueError(f"the {kind!r} likelihood needs discrete data with a known number of levels")
-        if kind == "bernoulli" and binarize not in ("static", "dynamic") and num_levels != 2:
-            raise ValueError("the bernoulli likelihood needs binary data: set model.binarize to 'static' or "
-                             f"'dynamic' (the dataset has {num_levels} levels)")
-        self.kind, self.num_levels, self.binarize = kind, int(num_levels), binarize
-        self.params_per_dim = {"categorical": self.num_levels, "bernoulli": 1, "gaussian": 2}[kind]
-
-    def prepare(self, x, rng):
-        """Raw levels -> (encoder input in [0, 1], decoder target)."""
-        k = self.num_levels
-        if self.kind == "categorical":
-            return pp.scale01(x, k), jnp.asarray(x, jnp.int32)
-        if self.kind == "bernoulli":
-            if self.binarize == "dynamic":
-                b = pp.binarize_dynamic(rng, pp.scale01(x, k))
-            else:
-                b = pp.binarize_static(x, k)
-            return b, b
-        y = pp.dequantize(rng, x, k)
-        return y, y
-
-    def log_prob(self, out, target):
-        """log p(target | decoder output `out` [B, *shape, params_per_dim]), per example."""
-        if self.kind == "categorical":
-            return losses.categorical_log_likelihood(target, out)
-        if self.kind == "bernoulli":
-            return losses.bernoulli_log_likelihood(target, out[..., 0])
-        return losses.gaussian_log_likelihood(target, out[..., 0], jnp.clip(out[..., 1], -12.0, 6.0))
-
-    def mean(self, out):
-        """E[x | z] as an image in [0, 1]."""
-        if self.kind == "categorical":
-            levels = jnp.arange(self.num_levels, dtype=jnp.float32)
-            return jnp.sum(jax.nn.softmax(out, -1) * levels, -1) / (self.num_levels - 1)
-        if self.kind == "bernoulli":
-            return jax.nn.sigmoid(out[..., 0])
-        return jnp.clip(out[..., 0], 0.0, 1.0)
-
-    def sample(self, rng, out):
-        """A draw x ~ p(x | z) as an image in [0, 1]."""
-        if self.kind == "categorical":
-            return jax.random.categorical(rng, out, axis=-1).astype(jnp.float32) / (self.num_levels - 1)
-        if self.kind == "bernoulli":
-            return jax.random.bernoulli(rng, jax.nn.sigmoid(out[..., 0])).astype(jnp.float32)
-        std = jnp.exp(0.5 * jnp.clip(out[..., 1], -12.0, 6.0))
-        return jnp.clip(out[..., 0] + std * jax.random.normal(rng, out[..., 0].shape), 0.0, 1.0)
-
-    def nll_offset(self, num_dims: int) -> float:
-        """What turns -log p(target) into the protocol's discrete NLL bound: D log K for dequantized data."""
-        return dequantization_offset(num_dims, self.num_levels) if self.kind == "gaussian" else 0.0
 
 
 @register("vae")
@@ -93,7 +30,7 @@ class VAEExperiment(Experiment):
     def __init__(self, config, info):
         super().__init__(config, info)
         m = config.model
-        self.lik = Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
+        self.lik = losses.Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
         self.num_classes = 0
         if m.get("conditional", False):
             if not info.num_classes:
