@@ -21,7 +21,6 @@ unconditional models. All evaluation and sampling use the EMA parameters when co
 """
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np

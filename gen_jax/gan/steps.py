@@ -24,7 +24,6 @@ d_optim is absent).
 """
 from __future__ import annotations
 
-
 import jax
 import jax.numpy as jnp
 import optax

@@ -9,7 +9,6 @@ class coverage (`class_coverage`). Any other extractor with the same call signat
 """
 from __future__ import annotations
 
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
