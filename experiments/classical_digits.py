@@ -1,4 +1,4 @@
-"""Classical density models on `digits` under the common likelihood protocol (shared/DESIGN.md).
+"""Classical density models on `digits` under the likelihood protocol of `gen_jax.metrics.likelihood`.
 
 Command:
     python -m experiments.classical_digits [--outdir=/tmp/gen_jax/classical_digits] [--seed=0]

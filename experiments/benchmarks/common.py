@@ -18,7 +18,6 @@ def time_compiled(fn, *args, warmup: int = 2, iters: int = 20):
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile() if not hasattr(fn, "lower") else fn.lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    out = None
     for _ in range(warmup):
         jax.block_until_ready(compiled(*args))
     t0 = time.perf_counter()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from experiments.benchmarks.common import memory_mb, peak_rss_mb, print_table, time_compiled
 from experiments.configs import vae_digits

@@ -5,7 +5,8 @@
     ... :gated_pixelcnn | :pixelcnn_pp | :row_lstm | :diagonal_bilstm
 
 Same models and sizes as ar_digits.py with a 2-way softmax (PixelCNN++: its logistic mixture over 2 levels).
-Binarized digits are reported in nats per image, the way binarized MNIST is (shared/DESIGN.md).
+Binarized digits are reported in nats per image, the way binarized MNIST is (the protocol in
+`gen_jax.metrics.likelihood`).
 
 With 1,437 training images every model overfits binarized digits within 1,000 steps (train NLL 13-14.5
 nats, test rising after step ~500). So these configs hold out the last 237 training images as a validation

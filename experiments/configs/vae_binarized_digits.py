@@ -1,4 +1,5 @@
-"""VAE with a Bernoulli decoder on statically binarized digits (pixel >= 8 -> 1, as DESIGN.md fixes).
+"""VAE with a Bernoulli decoder on statically binarized digits (pixel >= 8 -> 1, fixed, as the likelihood
+protocol in `gen_jax.metrics.likelihood` says).
 
 Command:
     python -m experiments.run --config=experiments/configs/vae_binarized_digits.py --workdir=/tmp/gen_jax/vae_bin_digits

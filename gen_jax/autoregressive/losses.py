@@ -8,7 +8,7 @@ over sub-pixels in raster order, channels R < G < B inside a pixel (van den Oord
 The functions here turn the network outputs into per-sub-pixel log-probabilities and per-example negative
 log-likelihoods in nats ([B] in, [B] out). Bits per dimension is nats / (H W C ln 2)
 (`gen_jax.metrics.likelihood.bits_per_dim`). Both heads give exact discrete likelihoods, so under the
-common protocol (shared/DESIGN.md) the figures are exact, not bounds.
+common protocol (`gen_jax.metrics.likelihood`) the figures are exact, not bounds.
 
 Heads:
 * categorical: a K-way softmax per sub-pixel (K = 256 for 8-bit images, 17 for digits, 2 for binarized).

@@ -3,7 +3,7 @@
 config.model:
   name:       'pixelcnn' | 'gated_pixelcnn' | 'pixelcnn_pp' | 'row_lstm' | 'diagonal_bilstm'
   data:       'levels' (model the dataset's K levels: 17 for digits, 256 for 8-bit images) or 'binarized'
-              (x >= K // 2, fixed: 'binarized digits' of shared/DESIGN.md, 2 levels)
+              (x >= K // 2, fixed: the protocol's 'binarized digits', `gen_jax.metrics.likelihood`)
   head:       'categorical' (K-way softmax per sub-pixel) or 'logistic_mixture' (with num_mixtures)
   conditional: class-conditional (Gated PixelCNN only)
   kwargs:     the model's own attributes (features, num_blocks / num_layers, kernels, dropout, ...)
@@ -14,9 +14,6 @@ nats / (H W C ln 2)): the discrete likelihood itself under the common protocol, 
 """
 from __future__ import annotations
 
-import math
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,9 +21,8 @@ import optax
 
 from gen_jax.autoregressive import losses, models, sampling
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
+from gen_jax.metrics.likelihood import bits_per_dim
 
 DATA_MODES = ("levels", "binarized")
 
@@ -62,7 +58,6 @@ class AutoregressiveExperiment(Experiment):
         self.model = models.make_model(m.name, num_levels=self.num_levels, data_channels=self.shape[-1],
                                        head=self.head, num_mixtures=self.num_mixtures, **kwargs)
         self.cached = bool(m.get("cached_sampling", True)) and m.name in models.CACHED_MODELS
-        self._test = None
 
     # -- pieces ------------------------------------------------------------------------------------------
     def prepare(self, x):
@@ -84,8 +79,7 @@ class AutoregressiveExperiment(Experiment):
         x = jnp.zeros((1,) + self.shape, jnp.float32)
         label = jnp.zeros((1,), jnp.int32) if self.num_classes else None
         params = models.init_params(self.model, rng, x, label)
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         x = self.prepare(batch["x"])
@@ -96,27 +90,19 @@ class AutoregressiveExperiment(Experiment):
 
         (loss, nll), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         state = state.apply_gradients(grads)
-        return state, dict(loss=loss, nll_bpd=loss / (self.num_dims * math.log(2.0)),
+        return state, dict(loss=loss, nll_bpd=bits_per_dim(loss, self.num_dims),
                            grad_norm=optax.global_norm(grads))
 
     def eval_step(self, state, batch, rng):
         x = self.prepare(batch["x"])
         nll = self.nll(state.eval_params(), x, batch.get("label"))
-        return dict(nll_nats=nll, nll_bpd=nll / (self.num_dims * math.log(2.0)))
+        return dict(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
 
     def sample(self, params, rng, num: int, labels=None, x_init=None, start_row: int = 0, cached=None):
         """Integer images [num, H, W, C] (the fast sampler when the model has one, unless cached=False)."""
         return sampling.sample(self.model, params, rng, num, self.shape, self.num_levels, head=self.head,
                                num_mixtures=self.num_mixtures, labels=labels, x_init=x_init,
                                start_row=start_row, cached=self.cached if cached is None else cached)
-
-    def _test_images(self, n: int):
-        if self._test is None:
-            from gen_jax.data import load_arrays
-
-            test = load_arrays(self.info.name, "test", data_dir=self.config.data_dir)
-            self._test = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n], jnp.int32))
-        return self._test
 
     def visualize(self, state, rng):
         """'samples' (num_samples images; for the conditional model one row per class), 'completion' (rows of
@@ -132,13 +118,14 @@ class AutoregressiveExperiment(Experiment):
             out["class_samples"] = to01(s).reshape((self.num_classes, per) + self.shape)
         else:
             out["samples"] = to01(self.sample(params, r_s, int(self.config.num_samples)))
-        x, y = self._test_images(8)
-        x = self.prepare(x)
+        b = self.example_batch(8)   # the first 8 images of config.eval_split
+        x = self.prepare(b["x"])
         reps = 4
         start = self.shape[0] // 2
         xi = jnp.repeat(x, reps, axis=0)
-        comp = self.sample(params, r_c, xi.shape[0], labels=jnp.repeat(y, reps) if self.num_classes else None,
-                           x_init=xi, start_row=start).reshape((8, reps) + self.shape)
+        labels = jnp.repeat(jnp.asarray(b["label"], jnp.int32), reps) if self.num_classes else None
+        comp = self.sample(params, r_c, xi.shape[0], labels=labels, x_init=xi, start_row=start)
+        comp = comp.reshape((8, reps) + self.shape)
         given = x.at[:, start:].set(0)
         grid = jnp.concatenate([given[:, None], comp, x[:, None]], axis=1)
         out["completion"] = to01(grid)

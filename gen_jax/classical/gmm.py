@@ -23,6 +23,8 @@ data along its first axis over the mesh's 'data' axis with a `NamedSharding`, an
 `jax.jit`; GSPMD turns each sum into per-device partial sums followed by an all-reduce, so every device ends with
 the same parameters as a single-device run (tested 8 simulated devices vs 1). Points are weighted by
 `sample_weight` (0 for the padding rows that make N divisible by the device count).
+Online EM (the `gmm` Experiment in `steps.py`) keeps running averages of `sufficient_statistics` over batches
+and calls `m_step_from_statistics`, the same M-step written on uncentred moments.
 
 Conventions shared with `sklearn.mixture.GaussianMixture` so that it can serve as the test oracle: reg_covar is
 added to every covariance diagonal, N_k gets 10 * machine-epsilon added, convergence is declared when the change
@@ -174,6 +176,12 @@ def predict(gmm: GMM, x: jax.Array) -> jax.Array:
 # M-step.
 
 
+def _weights_and_means(counts, sums, dtype):
+    """N_k (+ 10 machine-epsilon, as scikit-learn), w_k = N_k / sum N and mu_k = sum_n r_nk x_n / N_k."""
+    nk = counts + 10 * jnp.finfo(dtype).eps
+    return nk, nk / jnp.sum(nk), sums / nk[:, None]
+
+
 def _full_covariances(x, resp_w, means, nk):
     diff = x[:, None, :] - means[None]  # [N, K, D]
     return jnp.einsum("nk,nkd,nke->kde", resp_w, diff, diff) / nk[:, None, None]
@@ -206,8 +214,7 @@ def m_step(
     if sample_weight is not None:
         resp = resp * sample_weight[:, None]
     nk_raw = jnp.sum(resp, axis=0)
-    nk = nk_raw + 10 * jnp.finfo(dtype).eps
-    means = (resp.T @ x) / nk[:, None]
+    nk, weights, means = _weights_and_means(nk_raw, resp.T @ x, dtype)
     if previous is not None:
         dead = nk_raw < min_count
         means = jnp.where(dead[:, None], previous.means, means)
@@ -230,7 +237,6 @@ def m_step(
             cov = jnp.mean(var, axis=-1) + reg_covar
             if previous is not None:
                 cov = jnp.where(dead, previous.covariances, cov)
-    weights = nk / jnp.sum(nk)
     return GMM(
         weights=weights,
         means=means,
@@ -238,6 +244,48 @@ def m_step(
         precisions_cholesky=precisions_cholesky_from_covariances(cov, covariance_type),
         covariance_type=covariance_type,
     )
+
+
+def sufficient_statistics(x: jax.Array, resp: jax.Array, covariance_type: str = "full"):
+    """The M-step's sufficient statistics (N_k [K], sum_n r_nk x_n [K, D], sum_n r_nk x_n x_n^T): the last one
+    [K, D, D] for 'full' and 'tied', its diagonal sum_n r_nk x_n^2 [K, D] for 'diag' and 'spherical'.
+
+    Sums over points: statistics of batches add up, and running averages of them feed online EM
+    (`m_step_from_statistics`)."""
+    _check_covariance_type(covariance_type)
+    if covariance_type in ("full", "tied"):
+        second = jnp.einsum("nk,nd,ne->kde", resp, x, x)
+    else:
+        second = resp.T @ (x * x)
+    return jnp.sum(resp, axis=0), resp.T @ x, second
+
+
+def m_step_from_statistics(counts, sums, second_moments, covariance_type: str = "full",
+                           reg_covar: float = 1e-6) -> GMM:
+    """The M-step from sufficient statistics (`sufficient_statistics`, or any common multiple of them such as the
+    running averages of online EM, Cappe & Moulines 2009) instead of data and responsibilities.
+
+    Same equations as `m_step` in the uncentred form Sigma_k = sum r x x^T / N_k - mu_k mu_k^T (symmetrised;
+    variances clipped at 0) plus reg_covar I: exact in exact arithmetic, but it cancels digits where `m_step`'s
+    centred form does not, so batch EM keeps `m_step` and this serves where the data are no longer at hand.
+    No empty-component recovery (`m_step`'s `previous`): a component without mass keeps weight ~0.
+    """
+    _check_covariance_type(covariance_type)
+    nk, weights, means = _weights_and_means(counts, sums, counts.dtype)
+    d = means.shape[1]
+    eye = jnp.eye(d, dtype=means.dtype)
+    if covariance_type in ("full", "tied"):
+        if covariance_type == "full":
+            cov = second_moments / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+        else:
+            cov = (jnp.sum(second_moments, 0) - jnp.einsum("k,kd,ke->de", nk, means, means)) / jnp.sum(nk)
+        cov = 0.5 * (cov + jnp.swapaxes(cov, -1, -2)) + reg_covar * eye
+    else:
+        var = jnp.maximum(second_moments / nk[:, None] - means ** 2, 0.0)
+        cov = (var if covariance_type == "diag" else jnp.mean(var, axis=-1)) + reg_covar
+    return GMM(weights=weights, means=means, covariances=cov,
+               precisions_cholesky=precisions_cholesky_from_covariances(cov, covariance_type),
+               covariance_type=covariance_type)
 
 
 def from_covariances(weights, means, covariances, covariance_type: str = "full") -> GMM:

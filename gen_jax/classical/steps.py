@@ -1,8 +1,15 @@
-"""The autoencoder on the engine (`config.experiment = 'autoencoder'`), and the linear probe on its codes.
+"""The classical family's two Experiments on the engine, and the linear probe on autoencoder codes.
 
-EM, the Bayes classifier and the variational mixture are fitted by their own modules (gmm, bayes, vigmm) in a
-few closed-form iterations; the autoencoder is trained by gradient descent, so it is an Experiment like every
-other family: `train_step` minimizes the mean reconstruction loss of `losses.py` over the batch (images scaled
+* `autoencoder` (`config.experiment = 'autoencoder'`): the deterministic autoencoder, trained by gradient
+  descent;
+* `gmm` (`config.experiment = 'gmm'`): a Gaussian mixture trained by online EM, each train step one EM iteration
+  on a batch with running sufficient statistics (no optimizer; see `GMMExperiment`).
+
+The Bayes classifier, batch EM (`gmm.fit`) and the variational mixture are not Experiments: their own modules
+(bayes, gmm, vigmm) fit them in a few closed-form iterations over the whole training set
+(`experiments/classical_digits.py`).
+
+The autoencoder's `train_step` minimizes the mean reconstruction loss of `losses.py` over the batch (images scaled
 to [0, 1] with `gen_jax.data.preprocess.scale01`), `eval_step` reports per-example reconstruction errors, and
 `visualize` shows test images beside their reconstructions.
 
@@ -11,7 +18,6 @@ codes of the training images and reports its test accuracy (`experiments/classic
 """
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import jax
@@ -19,12 +25,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gen_jax.classical import gmm as gmm_lib
 from gen_jax.classical import losses
 from gen_jax.classical.models import Autoencoder, make_autoencoder, reconstruct
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
+from gen_jax.metrics.likelihood import bits_per_dim, dequantization_offset
 
 
 @register("autoencoder")
@@ -40,7 +46,7 @@ class AutoencoderExperiment(Experiment):
         self.model = make_autoencoder(m, info.shape)
         self.loss_fn = losses.reconstruction_loss(m.get("loss", "squared_error"))
         self.num_dims = int(np.prod(info.shape))
-        self._vis_images = None
+        self._visualize = jax.jit(self._reconstructions)   # once per experiment, not on a static `self`
 
     def inputs(self, x):
         """Raw levels -> images in [0, 1] (the encoder input and the reconstruction target)."""
@@ -54,8 +60,7 @@ class AutoencoderExperiment(Experiment):
     def init_state(self, rng, batch):
         # Jitted: eager (op-by-op) initialization of the conv model costs seconds on a CPU.
         params = jax.jit(self.model.init)(rng, jnp.zeros((1,) + tuple(self.info.shape), jnp.float32))["params"]
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         del rng  # deterministic model
@@ -78,15 +83,7 @@ class AutoencoderExperiment(Experiment):
         return dict(loss=self.loss_fn(x01, logits), squared_error=se, mse_per_pixel=se / self.num_dims,
                     cross_entropy=losses.cross_entropy(x01, logits))
 
-    def _vis_batch(self, n: int = 32):
-        if self._vis_images is None:
-            from gen_jax.data import load_arrays
-
-            self._vis_images = jnp.asarray(load_arrays(self.info.name, "test", data_dir=self.config.data_dir)["x"][:n])
-        return self._vis_images
-
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, params, x):
+    def _reconstructions(self, params, x):
         x01 = self.inputs(x)
         rec = reconstruct(self.model.apply({"params": params}, x01))
         return dict(reconstruction=jnp.stack([x01, rec], 1).reshape((-1,) + x01.shape[1:]))
@@ -94,7 +91,7 @@ class AutoencoderExperiment(Experiment):
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:
             return {}
-        return self._visualize(state.eval_params(), self._vis_batch())
+        return self._visualize(state.eval_params(), self.example_batch(32)["x"])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -175,7 +172,7 @@ class GMMExperiment(Experiment):
 
         s <- (1 - rho_t) s + rho_t * mean_batch[ r_k,  r_k y,  r_k y y^T ],   rho_t = (t + 2)^(-kappa)  (rho_0 = 1),
 
-    then the M-step w_k = s0_k / sum s0, mu_k = s1_k / s0_k, Sigma_k = s2_k / s0_k - mu_k mu_k^T + reg_covar I.
+    then the M-step (`gmm.m_step_from_statistics`) w_k = s0_k / sum s0, mu_k = s1_k / s0_k, Sigma_k = s2_k / s0_k - mu_k mu_k^T + reg_covar I.
     With rho = 1 and the whole data set as the batch this is exactly one batch EM iteration (tested).
     Images are dequantized, y = (x + u) / K with fresh u each step, so eval_step reports the protocol's
     upper bound -log p(y) + D log K on the discrete NLL (nats per image and bits/dim); 2-D points are used as is.
@@ -211,44 +208,26 @@ class GMMExperiment(Experiment):
         return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
     def nll_offset(self) -> float:
-        from gen_jax.metrics.likelihood import dequantization_offset
-
         return dequantization_offset(self.num_dims, self.info.num_levels) if self.info.num_levels else 0.0
 
     def to_gmm(self, params):
-        from gen_jax.classical import gmm as gmm_lib
-
         return gmm_lib.from_covariances(params["weights"], params["means"], params["covariances"],
                                         self.covariance_type)
 
     def _batch_stats(self, params, y):
-        from gen_jax.classical import gmm as gmm_lib
-
+        """E-step on the batch: batch means of the sufficient statistics, and the per-point log-likelihoods."""
         log_resp, lp = gmm_lib.e_step(self.to_gmm(params), y)
-        r = jnp.exp(log_resp)
-        s0 = jnp.mean(r, axis=0)
-        s1 = r.T @ y / y.shape[0]
-        if self.covariance_type == "full":
-            s2 = jnp.einsum("nk,nd,ne->kde", r, y, y) / y.shape[0]
-        else:
-            s2 = r.T @ (y * y) / y.shape[0]
-        return dict(s0=s0, s1=s1, s2=s2), lp
+        s0, s1, s2 = gmm_lib.sufficient_statistics(y, jnp.exp(log_resp), self.covariance_type)
+        n = y.shape[0]
+        return dict(s0=s0 / n, s1=s1 / n, s2=s2 / n), lp
 
     def _m_step(self, stats):
-        s0 = stats["s0"] + 10 * jnp.finfo(stats["s0"].dtype).eps
-        means = stats["s1"] / s0[:, None]
-        d = means.shape[1]
-        if self.covariance_type == "full":
-            cov = stats["s2"] / s0[:, None, None] - means[:, :, None] * means[:, None, :]
-            cov = 0.5 * (cov + jnp.swapaxes(cov, 1, 2)) + self.reg_covar * jnp.eye(d)[None]
-        else:
-            cov = jnp.maximum(stats["s2"] / s0[:, None] - means**2, 0.0) + self.reg_covar
-        return dict(weights=s0 / jnp.sum(s0), means=means, covariances=cov)
+        g = gmm_lib.m_step_from_statistics(stats["s0"], stats["s1"], stats["s2"], self.covariance_type,
+                                           self.reg_covar)
+        return dict(weights=g.weights, means=g.means, covariances=g.covariances)
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
-        from gen_jax.classical import gmm as gmm_lib
-
         r_data, r_init = jax.random.split(rng)
         y = self.inputs(batch["x"], r_data)
         if y.shape[0] < self.k:
@@ -258,7 +237,7 @@ class GMMExperiment(Experiment):
                                int(self.config.model.get("kmeans_iters", 10)))
         params = dict(weights=g.weights, means=g.means, covariances=g.covariances)
         stats, _ = self._batch_stats(params, y)
-        return TrainState.create(params=params, tx=None, rng=rng, model_state=stats)
+        return self.create_state(params, rng, tx=None, model_state=stats, ema_decay=None)   # EM: no optimizer, no EMA
 
     def train_step(self, state, batch, rng):
         y = self.inputs(batch["x"], rng)
@@ -274,15 +253,11 @@ class GMMExperiment(Experiment):
             log_likelihood=ll, nll_nats=-ll + self.nll_offset(), step_size=rho)
 
     def eval_step(self, state, batch, rng):
-        from gen_jax.classical import gmm as gmm_lib
-
         lp = gmm_lib.log_prob(self.to_gmm(state.params), self.inputs(batch["x"], rng))
         nll = -lp + self.nll_offset()
-        return dict(log_likelihood=lp, nll_nats=nll, nll_bpd=nll / (self.num_dims * math.log(2.0)))
+        return dict(log_likelihood=lp, nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
 
     def visualize(self, state, rng):
-        from gen_jax.classical import gmm as gmm_lib
-
         if len(self.info.shape) != 3:
             return {}
         x, _ = gmm_lib.sample(rng, self.to_gmm(state.params), int(self.config.num_samples))

@@ -10,9 +10,9 @@ variational bound (model.loss='vlb', in nats per dimension). A class-conditional
 drops the label to the null class with probability model.p_uncond so that one network also learns
 p(x), which classifier-free guidance needs (Ho & Salimans 2021).
 
-Evaluation (images): the test NLL bound under the common protocol (shared/DESIGN.md). The discretized
-Gaussian decoder over the K levels makes L_vlb an upper bound on -log P(x) of the discrete images, reported
-in nats per image (nll_nats) and bits per dimension (nll_bpd), with
+Evaluation (images): the test NLL bound under the common protocol (`gen_jax.metrics.likelihood`). The
+discretized Gaussian decoder over the K levels makes L_vlb an upper bound on -log P(x) of the discrete images,
+reported in nats per image (nll_nats) and bits per dimension (nll_bpd), with
   model.eval_vlb = 'full':     every one of the T terms (T network calls per image, exact sum),
                    'estimate': L_T + T L_t with model.eval_vlb_samples random t per image (unbiased),
                    'none':     only the simple loss.
@@ -21,21 +21,18 @@ unconditional models. All evaluation and sampling use the EMA parameters when co
 """
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
+from gen_jax.core.visual import points_image
 from gen_jax.data import preprocess as pp
 from gen_jax.diffusion import losses, samplers
 from gen_jax.diffusion import schedules as sch
 from gen_jax.diffusion.models import init_params, make_model
-from gen_jax.metrics.likelihood import LN2
+from gen_jax.metrics.likelihood import bits_per_dim
 
 EVAL_VLB = ("none", "estimate", "full")
 
@@ -78,6 +75,9 @@ class DiffusionExperiment(Experiment):
         self.clip = bool(m.get("clip_denoised", self.is_image))
         self.data_scale = float(m.get("data_scale", 1.0))
         self.num_dims = int(np.prod(info.shape))
+        # Compiled once per experiment (n, sampler, steps, eta and guidance static), not as a method jitted on a
+        # static `self`, which would keep every experiment alive in jax's global caches.
+        self._sample = jax.jit(self._sample_impl, static_argnums=(2, 3, 4, 5, 6))
 
     # -- data ------------------------------------------------------------------------------------------
     def prepare(self, x):
@@ -119,13 +119,7 @@ class DiffusionExperiment(Experiment):
         t = jnp.zeros((1,), jnp.int32)
         y = jnp.zeros((1,), jnp.int32) if self.conditional else None
         params = init_params(self.model, rng, x, t, y)["params"]
-        state = TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                  ema_decay=self.config.get("ema_decay") or None)
-        if state.ema_params is not None:
-            # TrainState.create aliases the EMA to the params' buffers, which the engine's donated step rejects
-            # ("donate the same buffer twice"): give the EMA its own copy.
-            state = state.replace(ema_params=jax.tree.map(jnp.copy, params))
-        return state
+        return self.create_state(params, rng)
 
     def _train_labels(self, batch, rng):
         if not self.conditional:
@@ -168,12 +162,11 @@ class DiffusionExperiment(Experiment):
                               keys).mean(0)
         else:
             return out
-        out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
+        out.update(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
         return out
 
     # -- sampling ----------------------------------------------------------------------------------------
-    @partial(jax.jit, static_argnums=(0, 3, 4, 5, 6, 7))
-    def _sample(self, params, rng, n, sampler, steps, eta, guidance, labels):
+    def _sample_impl(self, params, rng, n, sampler, steps, eta, guidance, labels):
         shape = (n,) + tuple(self.info.shape)
         if self.conditional and labels is not None:
             fn = samplers.classifier_free_guidance(self.cond_fn(params), jnp.asarray(labels, jnp.int32),
@@ -215,13 +208,5 @@ class DiffusionExperiment(Experiment):
         if self.is_image:
             return {"ddpm": ddpm, f"ddim{int(m.get('ddim_steps', 50))}": ddim}
         lim = float(m.get("plot_range", 1.5))
-        return {"ddpm": scatter_image(ddpm, lim), f"ddim{int(m.get('ddim_steps', 50))}": scatter_image(ddim, lim)}
-
-
-def scatter_image(points, lim: float, size: int = 96):
-    """A [1, size, size, 1] image in [0, 1] of a 2-D point cloud (log-scaled 2-D histogram on [-lim, lim]^2)."""
-    p = np.asarray(jax.device_get(points))
-    h, _, _ = np.histogram2d(p[:, 1], p[:, 0], bins=size, range=[[-lim, lim], [-lim, lim]])
-    h = np.log1p(h[::-1])
-    return (h / max(h.max(), 1e-9))[None, :, :, None].astype(np.float32)
-
+        return {"ddpm": points_image(ddpm, -lim, lim, size=96),
+                f"ddim{int(m.get('ddim_steps', 50))}": points_image(ddim, -lim, lim, size=96)}

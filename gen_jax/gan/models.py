@@ -16,7 +16,7 @@ No training logic here. Every discriminator returns one logit (or critic value) 
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import flax.linen as nn
 import jax

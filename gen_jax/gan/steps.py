@@ -24,29 +24,19 @@ d_optim is absent).
 """
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
+from gen_jax.core.visual import points_image
 from gen_jax.gan import losses
-from gen_jax.gan.latent import fixed_latents, interpolate
 from gen_jax.gan.models import build_models, pack
+from gen_jax.nn.latent import fixed_latents, interpolate
 
 PENALTIES = ("none", "gp", "r1")
-
-
-def render_points(points, lo=-5.0, hi=5.0, size: int = 128):
-    """Rasterises 2-D points into a [1, size, size, 1] image in [0, 1] (log-scaled counts), for sample grids."""
-    ij = jnp.clip(((points - lo) / (hi - lo) * size).astype(jnp.int32), 0, size - 1)
-    counts = jnp.zeros((size, size)).at[size - 1 - ij[:, 1], ij[:, 0]].add(1.0)
-    img = jnp.log1p(counts) / jnp.maximum(jnp.log1p(counts.max()), 1e-6)
-    return (1.0 - img)[None, :, :, None]
 
 
 class GAN:
@@ -197,13 +187,8 @@ class GAN:
         params, model_state = self.init(rng)
         g_tx = make_optimizer(config.optim)
         d_tx = make_optimizer(config.d_optim) if config.get("d_optim") else make_optimizer(config.optim)
-        state = TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
-                                  model_state=model_state, ema_decay=config.get("ema_decay") or None)
-        if state.ema_params is not None:
-            # TrainState.create builds the EMA with jnp.asarray, which returns the params' own buffers; a step
-            # compiled with donated state would then donate each buffer twice (a segfault on CPU). Copy them.
-            state = state.replace(ema_params=jax.tree.map(jnp.copy, state.ema_params))
-        return state
+        return TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
+                                 model_state=model_state, ema_decay=config.get("ema_decay") or None)
 
     def sample(self, state: TrainState, z, y=None, use_ema=True, batch_stats=False):
         """Generator samples in data space from latents z, with the EMA params if any.
@@ -223,6 +208,7 @@ class GANExperiment(Experiment):
     def __init__(self, config, info):
         super().__init__(config, info)
         self.gan = GAN(config.model, info.shape, info.num_levels, info.num_classes)
+        self._visualize = jax.jit(self._grids)   # once per experiment (a static `self` would pin it in jit caches)
 
     def init_state(self, rng, batch):
         return self.gan.make_state(rng, self.config)
@@ -245,15 +231,14 @@ class GANExperiment(Experiment):
         return dict(d_loss=rep(g.loss.discriminator(real_l, fake_l)), real_logit=rep(real_l),
                     fake_logit=rep(fake_l))
 
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, state):
+    def _grids(self, state):
         g = self.gan
         n = int(self.config.num_samples)
         z = fixed_latents(self.config.seed, n, g.latent_dim)
         if not g.is_image:
             z = fixed_latents(self.config.seed, 2500, g.latent_dim)
             y = (jnp.arange(2500) % g.num_classes) if g.num_classes else None
-            return {"samples": render_points(g.sample(state, z, y))}
+            return {"samples": points_image(g.sample(state, z, y), -5.0, 5.0)}
         out = {}
         if g.num_classes:
             per = max(1, n // g.num_classes)

@@ -9,8 +9,6 @@ class coverage (`class_coverage`). Any other extractor with the same call signat
 """
 from __future__ import annotations
 
-from functools import partial
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -36,6 +34,8 @@ class DigitsClassifier:
     def __init__(self, params, module=None):
         self.module = module or _MLP()
         self.params = params
+        m = self.module   # the jitted apply closes over the module only, so it does not keep `self` alive
+        self._apply = jax.jit(lambda params, images: m.apply({"params": params}, images))
 
     @classmethod
     def train(cls, seed: int = 0, steps: int = 600, learning_rate: float = 3e-3, weight_decay: float = 1e-4,
@@ -73,10 +73,6 @@ class DigitsClassifier:
         if images.shape[1:] != (8, 8, 1):
             raise ValueError(f"DigitsClassifier expects images [N, 8, 8, 1] in [0, 1], got shape {images.shape}")
         return images
-
-    @partial(jax.jit, static_argnums=0)
-    def _apply(self, params, images):
-        return self.module.apply({"params": params}, images)
 
     def logits(self, images):
         return self._apply(self.params, self._check(images))[0]

@@ -1,13 +1,21 @@
-"""Likelihood bookkeeping shared by every explicit density model.
+"""The likelihood protocol of the library, and the conversions it needs, in one place.
 
-The common protocol (shared/DESIGN.md): every explicit density model reports the negative log-likelihood of
-the *discrete* test images in nats per image and in bits per dimension. Conversions live here, in one place.
+So that a Gaussian mixture, a VAE, a PixelCNN and a diffusion model stand in one table, every explicit density
+model reports its test figure the same way:
 
-* A discrete model (categorical or discretized-logistic outputs) gives -log P(x) exactly.
-* A continuous density p on [0, 1]^D evaluated on uniformly dequantized data y = (x + u) / K gives, by Jensen,
-  -log P(x) <= E_u[-log p(y)] + D log K  (Theis et al. 2016, "A note on the evaluation of generative models").
-  `dequantized_nll` applies the D log K term, so the reported figure is an upper bound.
-* A latent-variable model reports -ELBO or -IWAE, also an upper bound.
+* `digits` is discrete: K = 17 grey levels (0..16), D = 64 pixels. The figure is the negative log-likelihood of
+  the *discrete* test images, in nats per image (`nll_nats`) and in bits per dimension (`nll_bpd` =
+  nats / (64 ln 2), `bits_per_dim`).
+* Discrete models (categorical or discretized-logistic outputs) report -log P(x) exactly.
+* Continuous densities p on [0, 1]^D report it through uniform dequantization y = (x + u) / 17: by Jensen,
+  -log P(x) <= E_u[-log p(y)] + 64 ln 17 (Theis et al. 2016, "A note on the evaluation of generative
+  models"); `dequantized_nll` adds the D log K term, so their figure is an upper bound.
+* Latent-variable models report an upper bound through the ELBO or the IWAE bound (-L_k).
+* Bernoulli models report nats per image on `binarized digits` (pixel >= 8 -> 1, fixed), the way binarized
+  MNIST is reported in the papers.
+* Catalog datasets follow their papers' conventions: nats per image on binarized MNIST, bits/dim on CIFAR-10.
+
+A results table says which kind (exact or bound) each figure is.
 """
 from __future__ import annotations
 

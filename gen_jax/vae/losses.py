@@ -2,6 +2,8 @@
 
 Notation: x an example, z a latent, q(z|x) = N(mu, diag(sigma^2)) the encoder, p(z) = N(0, I) the prior,
 p(x|z) the decoder. All log-densities are summed over every non-batch axis and returned in nats.
+`Likelihood` bundles the decoder distributions the VAE Experiment picks by config.model.likelihood
+(categorical, Bernoulli, Gaussian on dequantized data) with the data preparation each needs.
 
 References:
   Kingma & Welling 2014, "Auto-Encoding Variational Bayes" (reparameterization, ELBO, closed-form KL).
@@ -15,6 +17,8 @@ from typing import Callable, Optional
 import flax.struct
 import jax
 import jax.numpy as jnp
+
+from gen_jax.metrics.likelihood import dequantization_offset
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -134,3 +138,71 @@ def iwae_bound(rng, x, encode: Callable, log_likelihood: Callable, num_samples: 
     init = jnp.full(mean.shape[:1], -jnp.inf, mean.dtype)
     total, _ = jax.lax.scan(body, init, keys)
     return total - math.log(num_samples)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The decoder likelihoods of the VAE Experiment: data preparation, log p(x|z), means and draws.
+
+
+LIKELIHOODS = ("categorical", "bernoulli", "gaussian")
+
+
+class Likelihood:
+    """How raw data become the encoder input and the decoder target, and the matching log p(x|z)."""
+
+    def __init__(self, kind: str, num_levels, binarize: str = "none"):
+        if kind not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {kind!r}; expected one of {LIKELIHOODS}")
+        if num_levels is None:
+            raise ValueError(f"the {kind!r} likelihood needs discrete data with a known number of levels")
+        if kind == "bernoulli" and binarize not in ("static", "dynamic") and num_levels != 2:
+            raise ValueError("the bernoulli likelihood needs binary data: set model.binarize to 'static' or "
+                             f"'dynamic' (the dataset has {num_levels} levels)")
+        self.kind, self.num_levels, self.binarize = kind, int(num_levels), binarize
+        self.params_per_dim = {"categorical": self.num_levels, "bernoulli": 1, "gaussian": 2}[kind]
+
+    def prepare(self, x, rng):
+        """Raw levels -> (encoder input in [0, 1], decoder target)."""
+        from gen_jax.data import preprocess as pp   # here, so that importing the losses needs no data package
+
+        k = self.num_levels
+        if self.kind == "categorical":
+            return pp.scale01(x, k), jnp.asarray(x, jnp.int32)
+        if self.kind == "bernoulli":
+            if self.binarize == "dynamic":
+                b = pp.binarize_dynamic(rng, pp.scale01(x, k))
+            else:
+                b = pp.binarize_static(x, k)
+            return b, b
+        y = pp.dequantize(rng, x, k)
+        return y, y
+
+    def log_prob(self, out, target):
+        """log p(target | decoder output `out` [B, *shape, params_per_dim]), per example."""
+        if self.kind == "categorical":
+            return categorical_log_likelihood(target, out)
+        if self.kind == "bernoulli":
+            return bernoulli_log_likelihood(target, out[..., 0])
+        return gaussian_log_likelihood(target, out[..., 0], jnp.clip(out[..., 1], -12.0, 6.0))
+
+    def mean(self, out):
+        """E[x | z] as an image in [0, 1]."""
+        if self.kind == "categorical":
+            levels = jnp.arange(self.num_levels, dtype=jnp.float32)
+            return jnp.sum(jax.nn.softmax(out, -1) * levels, -1) / (self.num_levels - 1)
+        if self.kind == "bernoulli":
+            return jax.nn.sigmoid(out[..., 0])
+        return jnp.clip(out[..., 0], 0.0, 1.0)
+
+    def sample(self, rng, out):
+        """A draw x ~ p(x | z) as an image in [0, 1]."""
+        if self.kind == "categorical":
+            return jax.random.categorical(rng, out, axis=-1).astype(jnp.float32) / (self.num_levels - 1)
+        if self.kind == "bernoulli":
+            return jax.random.bernoulli(rng, jax.nn.sigmoid(out[..., 0])).astype(jnp.float32)
+        std = jnp.exp(0.5 * jnp.clip(out[..., 1], -12.0, 6.0))
+        return jnp.clip(out[..., 0] + std * jax.random.normal(rng, out[..., 0].shape), 0.0, 1.0)
+
+    def nll_offset(self, num_dims: int) -> float:
+        """What turns -log p(target) into the protocol's discrete NLL bound: D log K for dequantized data."""
+        return dequantization_offset(num_dims, self.num_levels) if self.kind == "gaussian" else 0.0

@@ -1,7 +1,7 @@
-"""VAE train / eval / sample steps on the engine, and latent-space utilities.
+"""VAE train / eval / sample steps on the engine (`config.experiment = 'vae'`).
 
 The likelihood (config.model.likelihood) fixes what the decoder models and how the test NLL is reported
-under the common protocol (shared/DESIGN.md):
+under the common protocol (`gen_jax.metrics.likelihood`); `losses.Likelihood` implements them:
   'categorical': a K-way softmax per pixel over the raw levels (K = 17 for digits). Discrete: the IWAE
                  bound is an upper bound on -log P(x) of the discrete images directly.
   'bernoulli':   binary pixels, with config.model.binarize 'static' (pixel >= K/2, fixed) or 'dynamic'
@@ -11,96 +11,16 @@ under the common protocol (shared/DESIGN.md):
 """
 from __future__ import annotations
 
-import math
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
-from gen_jax.core.optim import make_optimizer
-from gen_jax.core.state import TrainState
-from gen_jax.data import preprocess as pp
-from gen_jax.metrics.likelihood import LN2, dequantization_offset
+from gen_jax.metrics.likelihood import bits_per_dim
+from gen_jax.nn.latent import interpolate
 from gen_jax.vae import losses
 from gen_jax.vae.models import VAE, make_vae
-
-LIKELIHOODS = ("categorical", "bernoulli", "gaussian")
-
-
-class Likelihood:
-    """How raw data become the encoder input and the decoder target, and the matching log p(x|z)."""
-
-    def __init__(self, kind: str, num_levels, binarize: str = "none"):
-        if kind not in LIKELIHOODS:
-            raise ValueError(f"unknown likelihood {kind!r}; expected one of {LIKELIHOODS}")
-        if num_levels is None:
-            raise ValueError(f"the {kind!r} likelihood needs discrete data with a known number of levels")
-        if kind == "bernoulli" and binarize not in ("static", "dynamic") and num_levels != 2:
-            raise ValueError("the bernoulli likelihood needs binary data: set model.binarize to 'static' or "
-                             f"'dynamic' (the dataset has {num_levels} levels)")
-        self.kind, self.num_levels, self.binarize = kind, int(num_levels), binarize
-        self.params_per_dim = {"categorical": self.num_levels, "bernoulli": 1, "gaussian": 2}[kind]
-
-    def prepare(self, x, rng):
-        """Raw levels -> (encoder input in [0, 1], decoder target)."""
-        k = self.num_levels
-        if self.kind == "categorical":
-            return pp.scale01(x, k), jnp.asarray(x, jnp.int32)
-        if self.kind == "bernoulli":
-            if self.binarize == "dynamic":
-                b = pp.binarize_dynamic(rng, pp.scale01(x, k))
-            else:
-                b = pp.binarize_static(x, k)
-            return b, b
-        y = pp.dequantize(rng, x, k)
-        return y, y
-
-    def log_prob(self, out, target):
-        """log p(target | decoder output `out` [B, *shape, params_per_dim]), per example."""
-        if self.kind == "categorical":
-            return losses.categorical_log_likelihood(target, out)
-        if self.kind == "bernoulli":
-            return losses.bernoulli_log_likelihood(target, out[..., 0])
-        return losses.gaussian_log_likelihood(target, out[..., 0], jnp.clip(out[..., 1], -12.0, 6.0))
-
-    def mean(self, out):
-        """E[x | z] as an image in [0, 1]."""
-        if self.kind == "categorical":
-            levels = jnp.arange(self.num_levels, dtype=jnp.float32)
-            return jnp.sum(jax.nn.softmax(out, -1) * levels, -1) / (self.num_levels - 1)
-        if self.kind == "bernoulli":
-            return jax.nn.sigmoid(out[..., 0])
-        return jnp.clip(out[..., 0], 0.0, 1.0)
-
-    def sample(self, rng, out):
-        """A draw x ~ p(x | z) as an image in [0, 1]."""
-        if self.kind == "categorical":
-            return jax.random.categorical(rng, out, axis=-1).astype(jnp.float32) / (self.num_levels - 1)
-        if self.kind == "bernoulli":
-            return jax.random.bernoulli(rng, jax.nn.sigmoid(out[..., 0])).astype(jnp.float32)
-        std = jnp.exp(0.5 * jnp.clip(out[..., 1], -12.0, 6.0))
-        return jnp.clip(out[..., 0] + std * jax.random.normal(rng, out[..., 0].shape), 0.0, 1.0)
-
-    def nll_offset(self, num_dims: int) -> float:
-        """What turns -log p(target) into the protocol's discrete NLL bound: D log K for dequantized data."""
-        return dequantization_offset(num_dims, self.num_levels) if self.kind == "gaussian" else 0.0
-
-
-def interpolate(z0, z1, num: int, spherical: bool = False):
-    """`num` points from z0 to z1 (inclusive): linear, or spherical (slerp, White 2016) for Gaussian latents."""
-    t = jnp.linspace(0.0, 1.0, num)[:, None]
-    if not spherical:
-        return (1 - t) * z0[None] + t * z1[None]
-    cos = jnp.sum(z0 * z1) / (jnp.linalg.norm(z0) * jnp.linalg.norm(z1) + 1e-12)
-    omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))
-    so = jnp.sin(omega)
-    safe = so > 1e-6
-    w0 = jnp.where(safe, jnp.sin((1 - t) * omega) / jnp.where(safe, so, 1.0), 1 - t)
-    w1 = jnp.where(safe, jnp.sin(t * omega) / jnp.where(safe, so, 1.0), t)
-    return w0 * z0[None] + w1 * z1[None]
 
 
 @register("vae")
@@ -110,7 +30,7 @@ class VAEExperiment(Experiment):
     def __init__(self, config, info):
         super().__init__(config, info)
         m = config.model
-        self.lik = Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
+        self.lik = losses.Likelihood(m.likelihood, info.num_levels, m.get("binarize", "none"))
         self.num_classes = 0
         if m.get("conditional", False):
             if not info.num_classes:
@@ -119,7 +39,9 @@ class VAEExperiment(Experiment):
         self.model = make_vae(m, info.shape, self.lik.params_per_dim, self.num_classes)
         self.latent_dim = int(m.latent_dim)
         self.num_dims = int(np.prod(info.shape))
-        self._vis_images = None
+        # Jitted here, once per experiment, rather than as a method jitted on a static `self`: that would keep
+        # every experiment alive in jax's global caches.
+        self._visualize = jax.jit(self._grids)
 
     # -- pieces ------------------------------------------------------------------------------------------
     def _fns(self, params, y=None):
@@ -155,8 +77,7 @@ class VAEExperiment(Experiment):
         x = jnp.zeros((1,) + tuple(self.info.shape), jnp.float32)
         z = jnp.zeros((1, self.latent_dim), jnp.float32)
         params = self.model.init(rng, x, z, jnp.zeros((1,), jnp.int32))["params"]
-        return TrainState.create(params=params, tx=make_optimizer(self.config.optim), rng=rng,
-                                 ema_decay=self.config.get("ema_decay") or None)
+        return self.create_state(params, rng)
 
     def train_step(self, state, batch, rng):
         def loss_fn(params):
@@ -177,19 +98,10 @@ class VAEExperiment(Experiment):
         k = int(self.config.model.get("eval_iwae_samples", 0) or 0)
         if k:
             nll = self.iwae_nll(params, batch["x"], r2, k, y=batch.get("label"))
-            out.update(nll_nats=nll, nll_bpd=nll / (self.num_dims * LN2))
+            out.update(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
         return out
 
-    def _vis_batch(self, n: int = 16):
-        if self._vis_images is None:
-            from gen_jax.data import load_arrays
-
-            test = load_arrays(self.info.name, "test", data_dir=self.config.data_dir)
-            self._vis_images = (jnp.asarray(test["x"][:n]), jnp.asarray(test["label"][:n]))
-        return self._vis_images
-
-    @partial(jax.jit, static_argnums=0)
-    def _visualize(self, params, x, y, rng):
+    def _grids(self, params, x, y, rng):
         r_prior, r_sample, r_data, r_post, r_pp = jax.random.split(rng, 5)
         n = self.config.num_samples
         if self.num_classes:  # the conditional VAE: one row per class
@@ -223,5 +135,6 @@ class VAEExperiment(Experiment):
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:
             return {}
-        x, y = self._vis_batch()
-        return self._visualize(state.eval_params(), x, y, rng)
+        b = self.example_batch(16)   # the first 16 images of config.eval_split
+        y = b.get("label", np.zeros(len(b["x"]), np.int32))
+        return self._visualize(state.eval_params(), b["x"], y, rng)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gen_jax.autoregressive import losses, models
+from gen_jax.autoregressive import losses, models, pixelcnn_pp
 
 K = 3  # levels: small, the outputs only need to exist
 
@@ -119,7 +119,7 @@ def test_bad_inputs_give_clear_errors():
 def test_weight_norm_output_depends_on_the_direction_of_v_only():
     """Weight normalization (Salimans & Kingma 2016): w = g v / ||v||, so rescaling v changes nothing and
     each output feature's kernel has norm g."""
-    conv = models._Conv(4, (2, 3), ((1, 0), (1, 1)), 1, True)
+    conv = pixelcnn_pp._Conv(4, (2, 3), ((1, 0), (1, 1)), 1, True)
     x = jax.random.normal(jax.random.PRNGKey(9), (1, 5, 5, 3))
     p = jax.jit(conv.init)(jax.random.PRNGKey(10), x)["params"]
     p = {**p, "scale": jnp.array([1.0, 2.0, 0.5, 3.0]), "bias": jnp.zeros(4)}

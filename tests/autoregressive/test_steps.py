@@ -10,7 +10,6 @@ from experiments.configs import ar_binarized_digits, ar_digits
 from gen_jax import data as data_lib
 from gen_jax.autoregressive import losses, models
 from gen_jax.autoregressive.steps import AutoregressiveExperiment
-from gen_jax.core import sharding as sh
 from gen_jax.core import steps as steps_lib
 
 

@@ -48,6 +48,21 @@ def test_em_matches_sklearn_from_same_init(ct):
         assert int(info.num_iters) == sk.n_iter_
 
 
+
+@pytest.mark.parametrize("ct", G.COVARIANCE_TYPES)
+def test_m_step_from_sufficient_statistics_equals_the_m_step_on_data(ct):
+    x = _blobs()
+    with jax.enable_x64(True):
+        x = jnp.asarray(x, jnp.float64)
+        resp = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(0), (x.shape[0], 3), jnp.float64), -1)
+        ref = G.m_step(x, resp, ct, 1e-6)
+        stats = G.sufficient_statistics(x, resp, ct)
+        for scale in (1.0, 1.0 / x.shape[0]):   # sums, or batch means as online EM keeps them
+            got = G.m_step_from_statistics(*(s * scale for s in stats), covariance_type=ct, reg_covar=1e-6)
+            for name in ("weights", "means", "covariances"):
+                np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("ct", G.COVARIANCE_TYPES)
 def test_em_never_decreases_log_likelihood(ct):
     # reg_covar=0 makes every M-step the exact maximizer, the premise of the EM monotonicity theorem.

@@ -1,10 +1,9 @@
-"""GAN networks: spectral norm bounds the Lipschitz constant, packing, DCGAN sizing, latent utilities."""
+"""GAN networks: spectral norm bounds the Lipschitz constant, packing, DCGAN sizing."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gen_jax.gan import latent
 from gen_jax.gan.losses import per_example_input_grads
 from gen_jax.gan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, dcgan_num_upsamples,
                                 pack)
@@ -79,17 +78,3 @@ def test_conditional_players_use_the_label():
     assert float(a[0]) == float(b[0]) and float(a[1]) != float(b[1])
     with pytest.raises(ValueError, match="pass labels"):
         g.apply(v, z, None, train=False)
-
-
-def test_interpolation_and_vector_arithmetic():
-    z0, z1 = jnp.array([1.0, 0.0, 0.0]), jnp.array([0.0, 1.0, 0.0])
-    lin = latent.interpolate(z0, z1, 5)
-    np.testing.assert_allclose(lin[np.array([0, 2, 4])], [z0, (z0 + z1) / 2, z1], atol=1e-7)
-    sl = latent.interpolate(z0, 2 * z1, 7, spherical=True)
-    np.testing.assert_allclose(sl[np.array([0, -1])], [z0, 2 * z1], atol=1e-6)
-    sl = latent.interpolate(z0, z1, 7, spherical=True)
-    np.testing.assert_allclose(jnp.linalg.norm(sl, axis=1), 1.0, atol=1e-6)   # stays on the sphere
-    np.testing.assert_allclose(sl[3], (z0 + z1) / jnp.sqrt(2.0), atol=1e-6)
-    a, b, c = jnp.array([[1.0, 1.0], [3.0, 1.0]]), jnp.array([[0.0, 2.0]]), jnp.array([[1.0, 0.0], [1.0, 2.0]])
-    np.testing.assert_allclose(latent.vector_arithmetic(a, b, c), [2 - 0 + 1, 1 - 2 + 1])
-    np.testing.assert_array_equal(latent.fixed_latents(3, 4, 2), latent.fixed_latents(3, 4, 2))

@@ -17,6 +17,7 @@ from gen_jax.gan.steps import GAN, GANExperiment
 
 DIGITS = types.SimpleNamespace(name="digits", shape=(8, 8, 1), num_levels=17, num_classes=10)
 LINE = types.SimpleNamespace(name="line", shape=(1,), num_levels=None, num_classes=None)
+PLANE = types.SimpleNamespace(name="plane", shape=(2,), num_levels=None, num_classes=None)
 
 
 def config(**model):
@@ -141,3 +142,18 @@ def test_resume_is_exact(tmp_path):
     loop.train_and_evaluate(cfg(4), resumed)
     assert _read(straight) == _read(resumed)
     assert os.path.exists(straight) and any(f.endswith(".png") for _, _, fs in os.walk(straight) for f in fs)
+
+
+def test_sample_grids_do_not_keep_the_experiment_alive():
+    """The jitted grid function belongs to the experiment: dropping the experiment frees it (a method jitted
+    with a static `self` would stay referenced from jax's global caches)."""
+    import gc
+    import weakref
+
+    exp = GANExperiment(config(), PLANE)
+    state = exp.init_state(jax.random.PRNGKey(0), None)
+    assert exp.visualize(state, None)["samples"].shape == (1, 128, 128, 1)
+    ref = weakref.ref(exp)
+    del exp
+    gc.collect()
+    assert ref() is None

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from gen_jax import data as data_lib
 from gen_jax.vae import losses
 
 
@@ -159,3 +160,26 @@ def test_iwae_chunking_is_a_running_logsumexp(ppca):
     np.testing.assert_allclose(full, jax.nn.logsumexp(lw, 0) - math.log(64), rtol=1e-5)
     with pytest.raises(ValueError, match="multiple of chunk_size"):
         losses.iwae_bound(jax.random.PRNGKey(0), x, encode, model.loglik, 10, chunk_size=3)
+
+
+def test_uniform_decoders_give_the_protocol_constants():
+    x = jnp.asarray(data_lib.load_arrays("digits", "test")["x"][:5])
+    d = 64
+    cat = losses.Likelihood("categorical", 17)
+    _, target = cat.prepare(x, jax.random.PRNGKey(0))
+    np.testing.assert_allclose(-cat.log_prob(jnp.zeros(x.shape + (17,)), target), d * math.log(17), rtol=1e-6)
+    assert cat.nll_offset(d) == 0.0
+    # Gaussian decoder on dequantized data: the discrete bound adds D log K.
+    gauss = losses.Likelihood("gaussian", 17)
+    inp, y = gauss.prepare(x, jax.random.PRNGKey(1))
+    assert float(jnp.min(y)) >= 0.0 and float(jnp.max(y)) < 1.0
+    np.testing.assert_array_equal(np.floor(np.asarray(y) * 17), np.asarray(x))  # each value stays in its cell
+    assert gauss.nll_offset(d) == pytest.approx(d * math.log(17))
+    # Bernoulli with logits 0: D log 2 nats whatever the binary image.
+    bern = losses.Likelihood("bernoulli", 17, "static")
+    _, b = bern.prepare(x, jax.random.PRNGKey(2))
+    assert set(np.unique(np.asarray(b))) <= {0.0, 1.0}
+    np.testing.assert_array_equal(np.asarray(b), (np.asarray(x) >= 8).astype(np.float32))
+    np.testing.assert_allclose(-bern.log_prob(jnp.zeros(x.shape + (1,)), b), d * math.log(2), rtol=1e-6)
+    with pytest.raises(ValueError, match="binarize"):
+        losses.Likelihood("bernoulli", 17)

@@ -1,4 +1,5 @@
-"""Latent-space utilities for generator figures (Radford et al. 2015, Sections 6.1 and 6.3).
+"""Latent-space utilities for the figures of latent-variable models: GAN latent walks and VAE interpolations
+between test encodings (Radford et al. 2015, Sections 6.1 and 6.3).
 
 * `interpolate(z0, z1, num)`: a walk from z0 to z1, linear or spherical (slerp; White 2016, "Sampling
   Generative Networks", argues slerp keeps Gaussian latents at a typical norm).
