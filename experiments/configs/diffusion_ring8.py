@@ -2,12 +2,11 @@
 
 Command:
     python -m experiments.run --config=experiments/configs/diffusion_ring8.py --workdir=/tmp/diffusion_ring8
-    python -m gen_jax.diffusion.sample_quality --config=experiments/configs/diffusion_ring8.py \
-        --workdir=/tmp/diffusion_ring8
 
-The second command draws 2,500 DDPM samples (T = 1000 steps) and 2,500 DDIM samples (50 steps, eta = 0) from the
-EMA parameters and reports energy distance and MMD (Gaussian kernel, bandwidth 0.1) against the held-out test
-split, and mode coverage (VEEGAN protocol, 3 sigma). Expected: see the diffusion section of the README.
+At the end its `samples_ddpm` and `samples_ddim50` evaluators draw 2,500 DDPM samples (T = 1000 steps) and 2,500
+DDIM samples (50 steps, eta = 0) from the EMA parameters and report energy distance and MMD (Gaussian kernel,
+bandwidth 0.1) against the held-out test split, and mode coverage (VEEGAN protocol, 3 sigma) on the mixtures.
+Expected: see the diffusion section of the README.
 """
 import ml_collections
 
@@ -36,5 +35,10 @@ def get_config(dataset: str = "toy2d/ring8", data_scale: float = 1.0, plot_range
         schedule="linear", num_steps=1000, parameterization="eps", loss="simple", variance="small",
         eval_vlb="none", clip_denoised=False, data_scale=data_scale, plot_range=plot_range,
         ddim_steps=50, ddim_eta=0.0))
-    c.sample_quality = ml_collections.ConfigDict(dict(num_samples=2500, mmd_bandwidth=0.1))
+    points = dict(kind="samples", every=-1, num_samples=2500, batch_size=2500, mmd_bandwidth=0.1)
+    c.evals = ml_collections.ConfigDict({
+        "test": dict(kind="split_mean"),
+        "samples_ddpm": dict(points, sample_kwargs=dict(sampler="ddpm")),
+        "samples_ddim50": dict(points, sample_kwargs=dict(sampler="ddim", steps=50, eta=0.0)),
+    })
     return c

@@ -2,10 +2,9 @@
 
 Command:
     python -m experiments.run --config=experiments/configs/diffusion_two_moons.py --workdir=/tmp/diffusion_two_moons
-    python -m gen_jax.diffusion.sample_quality --config=experiments/configs/diffusion_two_moons.py \
-        --workdir=/tmp/diffusion_two_moons
 
-Expected: see the diffusion section of the README (energy distance / MMD against held-out data, with
+Its evaluators score DDPM and DDIM samples at the end (see diffusion_ring8). Expected: see the diffusion
+section of the README (energy distance / MMD against held-out data, with
 the data-vs-data floor).
 """
 from experiments.configs import diffusion_ring8

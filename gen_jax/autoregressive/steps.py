@@ -98,7 +98,12 @@ class AutoregressiveExperiment(Experiment):
         nll = self.nll(state.eval_params(), x, batch.get("label"))
         return dict(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
 
-    def sample(self, params, rng, num: int, labels=None, x_init=None, start_row: int = 0, cached=None):
+    def sample(self, state, rng, num, labels=None, cached=None):
+        """The evaluator hook: `generate` with the EMA parameters, as images in [0, 1] (level / (K - 1))."""
+        x = self.generate(state.eval_params(), rng, int(num), labels=labels, cached=cached)
+        return x.astype(jnp.float32) / (self.num_levels - 1)
+
+    def generate(self, params, rng, num: int, labels=None, x_init=None, start_row: int = 0, cached=None):
         """Integer images [num, H, W, C] (the fast sampler when the model has one, unless cached=False)."""
         return sampling.sample(self.model, params, rng, num, self.shape, self.num_levels, head=self.head,
                                num_mixtures=self.num_mixtures, labels=labels, x_init=x_init,
@@ -114,17 +119,17 @@ class AutoregressiveExperiment(Experiment):
         if self.num_classes:
             per = 8
             labels = jnp.repeat(jnp.arange(self.num_classes), per)
-            s = self.sample(params, r_s, labels.shape[0], labels=labels)
+            s = self.generate(params, r_s, labels.shape[0], labels=labels)
             out["class_samples"] = to01(s).reshape((self.num_classes, per) + self.shape)
         else:
-            out["samples"] = to01(self.sample(params, r_s, int(self.config.num_samples)))
+            out["samples"] = to01(self.generate(params, r_s, int(self.config.num_samples)))
         b = self.example_batch(8)   # the first 8 images of config.eval_split
         x = self.prepare(b["x"])
         reps = 4
         start = self.shape[0] // 2
         xi = jnp.repeat(x, reps, axis=0)
         labels = jnp.repeat(jnp.asarray(b["label"], jnp.int32), reps) if self.num_classes else None
-        comp = self.sample(params, r_c, xi.shape[0], labels=labels, x_init=xi, start_row=start)
+        comp = self.generate(params, r_c, xi.shape[0], labels=labels, x_init=xi, start_row=start)
         comp = comp.reshape((8, reps) + self.shape)
         given = x.at[:, start:].set(0)
         grid = jnp.concatenate([given[:, None], comp, x[:, None]], axis=1)

@@ -48,13 +48,13 @@ class AutoencoderExperiment(Experiment):
         self.num_dims = int(np.prod(info.shape))
         self._visualize = jax.jit(self._reconstructions)   # once per experiment, not on a static `self`
 
-    def inputs(self, x):
+    def to_unit(self, x):
         """Raw levels -> images in [0, 1] (the encoder input and the reconstruction target)."""
         return pp.scale01(x, self.info.num_levels)
 
     def encode(self, params, x):
         """Codes of raw images x: [B, code_dim]."""
-        return self.model.apply({"params": params}, self.inputs(x), method=Autoencoder.encode)
+        return self.model.apply({"params": params}, self.to_unit(x), method=Autoencoder.encode)
 
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
@@ -64,7 +64,7 @@ class AutoencoderExperiment(Experiment):
 
     def train_step(self, state, batch, rng):
         del rng  # deterministic model
-        x01 = self.inputs(batch["x"])
+        x01 = self.to_unit(batch["x"])
 
         def loss_fn(params):
             logits = self.model.apply({"params": params}, x01)
@@ -77,14 +77,19 @@ class AutoencoderExperiment(Experiment):
 
     def eval_step(self, state, batch, rng):
         del rng
-        x01 = self.inputs(batch["x"])
+        x01 = self.to_unit(batch["x"])
         logits = self.model.apply({"params": state.eval_params()}, x01)
         se = losses.squared_error(x01, logits)
         return dict(loss=self.loss_fn(x01, logits), squared_error=se, mse_per_pixel=se / self.num_dims,
                     cross_entropy=losses.cross_entropy(x01, logits))
 
+    def reconstruct(self, state, batch, rng):
+        """The autoencoder's reconstruction of a batch against the images themselves, in [0, 1]."""
+        x01 = self.to_unit(batch["x"])
+        return {"output": reconstruct(self.model.apply({"params": state.eval_params()}, x01)), "target": x01}
+
     def _reconstructions(self, params, x):
-        x01 = self.inputs(x)
+        x01 = self.to_unit(x)
         rec = reconstruct(self.model.apply({"params": params}, x01))
         return dict(reconstruction=jnp.stack([x01, rec], 1).reshape((-1,) + x01.shape[1:]))
 
@@ -152,7 +157,7 @@ def linear_probe(experiment: AutoencoderExperiment, params, train, test, batch_s
                                for i in range(0, len(x), batch_size)])
 
     c = experiment.info.num_classes
-    flat = lambda x: np.asarray(experiment.inputs(jnp.asarray(x))).reshape(len(x), -1)  # noqa: E731
+    flat = lambda x: np.asarray(experiment.to_unit(jnp.asarray(x))).reshape(len(x), -1)  # noqa: E731
     return dict(
         code_accuracy=probe_accuracy(codes(train["x"]), train["label"], codes(test["x"]), test["label"], c, **kw),
         pixel_accuracy=probe_accuracy(flat(train["x"]), train["label"], flat(test["x"]), test["label"], c, **kw),
@@ -199,7 +204,7 @@ class GMMExperiment(Experiment):
             raise ValueError(f"model.kappa must lie in (0.5, 1] (or be 0 for rho = 1); got {self.kappa}")
         self.num_dims = int(np.prod(info.shape))
 
-    def inputs(self, x, rng):
+    def points(self, x, rng):
         """Raw data -> points [B, D]: dequantized (x + u) / K for discrete data, as is for continuous data."""
         x = jnp.asarray(x)
         if self.info.num_levels is not None:
@@ -229,7 +234,7 @@ class GMMExperiment(Experiment):
     # -- engine hooks ------------------------------------------------------------------------------------
     def init_state(self, rng, batch):
         r_data, r_init = jax.random.split(rng)
-        y = self.inputs(batch["x"], r_data)
+        y = self.points(batch["x"], r_data)
         if y.shape[0] < self.k:
             raise ValueError(f"the first batch has {y.shape[0]} points, fewer than num_components={self.k}: raise "
                              "batch_size")
@@ -240,7 +245,7 @@ class GMMExperiment(Experiment):
         return self.create_state(params, rng, tx=None, model_state=stats, ema_decay=None)   # EM: no optimizer, no EMA
 
     def train_step(self, state, batch, rng):
-        y = self.inputs(batch["x"], rng)
+        y = self.points(batch["x"], rng)
         new, lp = self._batch_stats(state.params, y)
         if self.kappa == 0.0:
             rho = jnp.asarray(1.0, y.dtype)
@@ -253,9 +258,21 @@ class GMMExperiment(Experiment):
             log_likelihood=ll, nll_nats=-ll + self.nll_offset(), step_size=rho)
 
     def eval_step(self, state, batch, rng):
-        lp = gmm_lib.log_prob(self.to_gmm(state.params), self.inputs(batch["x"], rng))
+        lp = gmm_lib.log_prob(self.to_gmm(state.params), self.points(batch["x"], rng))
         nll = -lp + self.nll_offset()
         return dict(log_likelihood=lp, nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
+
+    def sample(self, state, rng, num, labels=None):
+        """Mixture samples in data space: for discrete images the level floor(y K) of a draw y, scaled to
+        [0, 1] as level / (K - 1) (the inverse of the dequantization the model was fitted on); points as drawn."""
+        del labels
+        from gen_jax.data import preprocess as pp
+
+        y, _ = gmm_lib.sample(rng, self.to_gmm(state.params), int(num))
+        if self.info.num_levels is None:
+            return y.reshape((-1,) + tuple(self.info.shape))
+        k = self.info.num_levels
+        return (pp.undequantize(y, k).astype(jnp.float32) / (k - 1)).reshape((-1,) + tuple(self.info.shape))
 
     def visualize(self, state, rng):
         if len(self.info.shape) != 3:

@@ -34,26 +34,6 @@ def _alive(pid: int, started: float) -> bool:
         return True
 
 
-class WorkdirLockedError(RuntimeError):
-    """Another live run holds the workdir."""
-
-
-def _alive(pid: int, started: float) -> bool:
-    try:
-        import psutil
-
-        proc = psutil.Process(pid)
-        return proc.create_time() <= started + 1.0 and proc.status() != psutil.STATUS_ZOMBIE
-    except Exception:  # no such process (or no psutil): fall back to signal 0
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return False if "psutil" in globals() else True
-
-
 class WorkdirLock:
     def __init__(self, workdir: str):
         self.workdir = os.path.abspath(workdir)

@@ -7,7 +7,7 @@ toy2d); a step turns them into what its model wants with these functions. Conven
 * ``scale01``:   x -> x / (K - 1), levels onto [0, 1] with both ends hit (0 -> 0, K-1 -> 1).
 * ``to_pm1``:    [0, 1] -> [-1, 1].  ``center_pm1`` = ``to_pm1(scale01(x))``.
 * ``binarize_static``:  x >= K // 2 -> 1, else 0 (digits: pixel >= 8, the fixed "binarized digits" of
-  shared/DESIGN.md; 8-bit images: pixel >= 128).
+  the likelihood protocol in gen_jax.metrics.likelihood; 8-bit images: pixel >= 128).
 * ``binarize_dynamic``: one Bernoulli(x01) draw per pixel (Salakhutdinov & Murray 2008 style dynamic
   binarization; a fresh key per step gives a fresh binarization per step).
 * ``dequantize``: (x + u) / K with u ~ U[0, 1): the uniform dequantization of Theis et al. (2016), mapping

@@ -47,7 +47,7 @@ import numpy as np
 
 from gen_jax.data import catalog
 from gen_jax.data.catalog import ENV_DATA_DIR, prepare_command  # noqa: F401  (re-exported)
-from gen_jax.data.errors import DataError, UnknownDatasetError
+from gen_jax.data.errors import UnknownDatasetError
 from gen_jax.data.features import DatasetInfo, Feature  # noqa: F401  (re-exported)
 from gen_jax.data.sources import ArraySource, Dataset, InMemoryDataset  # noqa: F401  (re-exported)
 from gen_jax.data.splits import split_bounds

@@ -183,8 +183,15 @@ class DiffusionExperiment(Experiment):
             raise ValueError(f"unknown sampler {sampler!r}; expected 'ddpm' or 'ddim'")
         return self.unprepare(y)
 
-    def sample(self, params, rng, n: int, sampler: str = "ddpm", steps: int = 0, eta: float = 0.0,
-               guidance: float = 0.0, labels=None):
+    def sample(self, state, rng, num, labels=None, sampler: str = "ddpm", steps: int = 0, eta: float = 0.0,
+               guidance: float = 0.0):
+        """The evaluator hook: `generate` with the EMA parameters (images in [0, 1], points in data units)."""
+        if labels is not None:
+            labels = [int(v) for v in np.asarray(labels)]
+        return self.generate(state.eval_params(), rng, int(num), sampler, steps, eta, guidance, labels)
+
+    def generate(self, params, rng, n: int, sampler: str = "ddpm", steps: int = 0, eta: float = 0.0,
+                 guidance: float = 0.0, labels=None):
         """n samples in data units (images in [0, 1]); DDIM uses `steps` steps (0: model.ddim_steps).
 
         For a conditional model, `labels` (a tuple of n ints) selects classes and `guidance` is the
@@ -203,8 +210,8 @@ class DiffusionExperiment(Experiment):
         m = self.config.model
         labels = tuple(i % self.num_classes for i in range(n)) if self.conditional else None
         g = float(m.get("guidance_scale", 0.0))
-        ddpm = self.sample(params, r1, n, "ddpm", guidance=g, labels=labels)
-        ddim = self.sample(params, r2, n, "ddim", eta=float(m.get("ddim_eta", 0.0)), guidance=g, labels=labels)
+        ddpm = self.generate(params, r1, n, "ddpm", guidance=g, labels=labels)
+        ddim = self.generate(params, r2, n, "ddim", eta=float(m.get("ddim_eta", 0.0)), guidance=g, labels=labels)
         if self.is_image:
             return {"ddpm": ddpm, f"ddim{int(m.get('ddim_steps', 50))}": ddim}
         lim = float(m.get("plot_range", 1.5))

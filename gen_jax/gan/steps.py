@@ -256,6 +256,15 @@ class GANExperiment(Experiment):
         out["interpolation"] = g.to_images01(g.sample(state, walk.reshape(64, g.latent_dim), yw))
         return out
 
+    def sample(self, state, rng, num, labels=None):
+        """Generator samples from z ~ N(0, I) (EMA generator when there is one): images in [0, 1], points as
+        generated. A conditional GAN needs `labels`."""
+        g = self.gan
+        if g.num_classes and labels is None:
+            raise ValueError("a conditional GAN samples given labels: pass labels=[num] class ids")
+        x = g.sample(state, g.sample_latent(rng, int(num)), labels)
+        return g.to_images01(x) if g.is_image else x
+
     def visualize(self, state, rng):
         """Sample grids from a FIXED latent batch (seeded by config.seed; `rng` is unused on purpose), so
         grids at different steps show the same z. 2-D data: a density image of 2,500 samples on [-5, 5]^2."""

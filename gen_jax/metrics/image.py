@@ -20,7 +20,6 @@ All take images [B, H, W, C] (or [H, W, C]) with values in [0, data_range] and r
 """
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp

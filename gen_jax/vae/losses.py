@@ -115,28 +115,34 @@ def iwae_bound(rng, x, encode: Callable, log_likelihood: Callable, num_samples: 
 
     L_1 is the ELBO, L_k <= L_{k+1} <= log p(x), and L_k -> log p(x) as k -> infinity (Burda et al. 2016,
     Theorem 1). With k = 5000 it is the standard estimate of the test log-likelihood. The k samples are
-    processed `chunk_size` at a time with a running log-sum-exp, so memory does not grow with k.
+    processed `chunk_size` at a time with a running log-sum-exp, so memory does not grow with k; any k works
+    (the last chunk may be short). Sample i is drawn with the key fold_in(rng, i), so the value does not
+    depend on the chunk size (the tests compare it with the unchunked bound).
 
     Returns: [B] the one-draw estimate of L_k for each example.
     """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     chunk = min(num_samples, chunk_size or num_samples)
-    if num_samples % chunk:
-        raise ValueError(f"num_samples={num_samples} must be a multiple of chunk_size={chunk}")
     mean, logvar = encode(x)
+    std = jnp.exp(0.5 * logvar)
 
-    def log_weights(key):
-        z = reparameterize(key, mean, logvar, num_samples=chunk)  # [chunk, B, latent]
-        lw = jax.vmap(lambda zi: log_likelihood(zi, x) + log_standard_normal(zi) - log_normal_diag(zi, mean, logvar))(z)
-        return lw  # [chunk, B]
+    def log_weights(start, size):
+        eps = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(rng, i), mean.shape, mean.dtype))(
+            start + jnp.arange(size))
+        z = mean[None] + std[None] * eps  # [size, B, latent]
+        return jax.vmap(lambda zi: log_likelihood(zi, x) + log_standard_normal(zi)
+                        - log_normal_diag(zi, mean, logvar))(z)  # [size, B]
 
-    def body(carry, key):
-        running = carry
-        lw = log_weights(key)
-        return jnp.logaddexp(running, jax.nn.logsumexp(lw, axis=0)), None
+    full, rest = divmod(num_samples, chunk)
 
-    keys = jax.random.split(rng, num_samples // chunk)
-    init = jnp.full(mean.shape[:1], -jnp.inf, mean.dtype)
-    total, _ = jax.lax.scan(body, init, keys)
+    def body(running, j):
+        return jnp.logaddexp(running, jax.nn.logsumexp(log_weights(j * chunk, chunk), axis=0)), None
+
+    total = jnp.full(mean.shape[:1], -jnp.inf, mean.dtype)
+    total, _ = jax.lax.scan(body, total, jnp.arange(full))
+    if rest:
+        total = jnp.logaddexp(total, jax.nn.logsumexp(log_weights(full * chunk, rest), axis=0))
     return total - math.log(num_samples)
 
 

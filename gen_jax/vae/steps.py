@@ -8,6 +8,20 @@ under the common protocol (`gen_jax.metrics.likelihood`); `losses.Likelihood` im
                  (Bernoulli(x / (K-1)) redrawn every step). Reported in nats on the binarized data.
   'gaussian':    a diagonal Gaussian on dequantized data y = (x + u) / K in [0, 1]^D; the reported NLL adds
                  D log K, an upper bound on the discrete NLL (Theis et al. 2016).
+
+Evaluation randomness is per example (the engine vmaps `eval_step` over examples; example i of the split gets
+the key k_i = fold_in(k_eval, i), k_eval the run's eval key from config.seed), so every figure is the same for
+any eval batch size and device count. Each test image is prepared ONCE per evaluation, with the key
+fold_in(k_i, 0), and that one copy is scored by every metric (ELBO and IWAE alike). With the Bernoulli
+likelihood, config.model.eval_binarize selects the test binarization: 'dynamic' (default for dynamic training:
+one Bernoulli(x / (K-1)) draw per example and evaluation, from that key), 'fixed' (one draw per example from
+fold_in(PRNGKey(FIXED_BINARIZATION_SEED), i), independent of the run: the same binary test set every time,
+standing in for a stored binarization such as Larochelle's binarized MNIST) or 'static' (pixel >= K // 2).
+The IWAE bound (model.eval_iwae_samples, any k; chunks of model.eval_iwae_chunk) draws its sample j with
+fold_in(k_i, 1) folded with j, so it does not depend on the chunk size either.
+
+Mixed precision: config.dtype='bfloat16' runs the encoder and decoder in bfloat16 on float32 parameters
+(`gen_jax.core.precision`); the likelihoods and the KL stay float32.
 """
 from __future__ import annotations
 
@@ -17,10 +31,14 @@ import numpy as np
 import optax
 
 from gen_jax.core.experiment import Experiment, register
+from gen_jax.core.precision import get_policy
 from gen_jax.metrics.likelihood import bits_per_dim
 from gen_jax.nn.latent import interpolate
 from gen_jax.vae import losses
 from gen_jax.vae.models import VAE, make_vae
+
+
+FIXED_BINARIZATION_SEED = 20240  # model.eval_binarize='fixed': test example i is binarized with fold_in(PRNGKey(this), i)
 
 
 @register("vae")
@@ -37,6 +55,10 @@ class VAEExperiment(Experiment):
                 raise ValueError(f"model.conditional=True needs a labelled dataset; {info.name!r} has no classes")
             self.num_classes = int(info.num_classes)
         self.model = make_vae(m, info.shape, self.lik.params_per_dim, self.num_classes)
+        self.policy = get_policy(config)
+        self.eval_binarize = m.get("eval_binarize", "") or m.get("binarize", "none")
+        if self.lik.kind == "bernoulli" and self.eval_binarize not in ("static", "dynamic", "fixed", "none"):
+            raise ValueError(f"model.eval_binarize must be 'static', 'dynamic' or 'fixed', got {self.eval_binarize!r}")
         self.latent_dim = int(m.latent_dim)
         self.num_dims = int(np.prod(info.shape))
         # Jitted here, once per experiment, rather than as a method jitted on a static `self`: that would keep
@@ -47,25 +69,39 @@ class VAEExperiment(Experiment):
     def _fns(self, params, y=None):
         """encode(input) -> (mean, logvar) and decode(z) -> decoder output, closed over params (and labels)."""
         y = y if self.num_classes else None
-        encode = lambda inp: self.model.apply({"params": params}, inp, y, method=VAE.encode)
-        decode = lambda z: self.model.apply({"params": params}, z, y, method=VAE.decode)
+        p, pol = self.policy.cast(params), self.policy
+        encode = lambda inp: pol.output(self.model.apply({"params": p}, pol.cast(inp), y, method=VAE.encode))
+        decode = lambda z: pol.output(self.model.apply({"params": p}, pol.cast(z), y, method=VAE.decode))
         return encode, decode
 
-    def terms(self, params, x, rng, y=None, **kw):
-        """Per-example ELBO terms of raw data `x` (preprocessing included), and the encoder input."""
+    def prepare_eval(self, x, rng, example_index):
+        """The one prepared copy (encoder input, target) of test images that every eval metric scores."""
+        if self.lik.kind != "bernoulli":
+            return self.lik.prepare(x, rng)
+        if self.eval_binarize == "fixed":
+            from gen_jax.data import preprocess as pp
+
+            keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.PRNGKey(FIXED_BINARIZATION_SEED), i))(example_index)
+            b = jax.vmap(lambda k, xi: pp.binarize_dynamic(k, pp.scale01(xi, self.lik.num_levels)))(keys, x)
+            return b, b
+        return losses.Likelihood("bernoulli", self.lik.num_levels, self.eval_binarize).prepare(x, rng)
+
+    def terms(self, params, x, rng, y=None, prepared=None, **kw):
+        """Per-example ELBO terms of raw data `x` (preprocessing included, unless `prepared` gives the
+        (encoder input, target) pair), and the encoder input and target."""
         r_data, r_z = jax.random.split(rng)
-        inp, target = self.lik.prepare(x, r_data)
+        inp, target = prepared if prepared is not None else self.lik.prepare(x, r_data)
         encode, decode = self._fns(params, y)
         t = losses.elbo(r_z, (inp, target), lambda xt: encode(xt[0]),
                         lambda z, xt: self.lik.log_prob(decode(z), xt[1]), beta=self.config.model.get("beta", 1.0), **kw)
         return t, inp, target
 
-    def iwae_nll(self, params, x, rng, num_samples: int, chunk_size: int = 100, y=None):
+    def iwae_nll(self, params, x, rng, num_samples: int, chunk_size: int = 100, y=None, prepared=None):
         """-L_k(x) + offset: the protocol's upper bound on the test NLL in nats, per example.
 
         For the conditional VAE it bounds -log p(x | y)."""
         r_data, r_z = jax.random.split(rng)
-        inp, target = self.lik.prepare(x, r_data)
+        inp, target = prepared if prepared is not None else self.lik.prepare(x, r_data)
         encode, decode = self._fns(params, y)
         bound = losses.iwae_bound(r_z, (inp, target), lambda xt: encode(xt[0]),
                                   lambda z, xt: self.lik.log_prob(decode(z), xt[1]), num_samples,
@@ -91,15 +127,31 @@ class VAEExperiment(Experiment):
 
     def eval_step(self, state, batch, rng):
         params = state.eval_params()
-        r1, r2 = jax.random.split(rng)
-        t, _, _ = self.terms(params, batch["x"], r1, batch.get("label"))
+        x, y = batch["x"], batch.get("label")
+        index = batch.get("example_index", jnp.zeros(x.shape[:1], jnp.int32))
+        prepared = self.prepare_eval(x, jax.random.fold_in(rng, 0), index)
+        t, _, _ = self.terms(params, x, jax.random.fold_in(rng, 2), y, prepared=prepared)
         off = self.lik.nll_offset(self.num_dims)
         out = dict(elbo=t.elbo, reconstruction=t.reconstruction, kl=t.kl, neg_elbo_nats=-t.elbo + off)
         k = int(self.config.model.get("eval_iwae_samples", 0) or 0)
         if k:
-            nll = self.iwae_nll(params, batch["x"], r2, k, y=batch.get("label"))
+            chunk = int(self.config.model.get("eval_iwae_chunk", 100) or 100)
+            nll = self.iwae_nll(params, x, jax.random.fold_in(rng, 1), k, chunk, y=y, prepared=prepared)
             out.update(nll_nats=nll, nll_bpd=bits_per_dim(nll, self.num_dims))
         return out
+
+    def sample(self, state, rng, num, labels=None, kind: str = "draw"):
+        """Prior samples in [0, 1]: z ~ N(0, I), then x ~ p(x | z) ('draw') or E[x | z] ('mean')."""
+        r_z, r_x = jax.random.split(rng)
+        _, decode = self._fns(state.eval_params(), labels)
+        out = decode(jax.random.normal(r_z, (num, self.latent_dim)))
+        return self.lik.mean(out) if kind == "mean" else self.lik.sample(r_x, out)
+
+    def reconstruct(self, state, batch, rng):
+        """E[x | z = mean of q(z | x)] against the encoder input (both in [0, 1])."""
+        inp, _ = self.lik.prepare(batch["x"], rng)
+        encode, decode = self._fns(state.eval_params(), batch.get("label"))
+        return {"output": self.lik.mean(decode(encode(inp)[0])), "target": inp}
 
     def _grids(self, params, x, y, rng):
         r_prior, r_sample, r_data, r_post, r_pp = jax.random.split(rng, 5)

@@ -1,6 +1,5 @@
 """The engine's contracts beyond `{x, label}`: no inputs (an environment in the state), several loaders, extra
 state fields, state sharding, whole-state checkpoints, evaluators on known values, families found by name."""
-import json
 import os
 
 import chex

@@ -21,7 +21,6 @@ from gen_jax.core import loop
 from gen_jax.core import steps as steps_lib
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.core.workdir import WorkdirLock, WorkdirLockedError
-from tests.core.test_contracts import bandit_config
 from tests.core.test_loop import tiny_vae_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,7 +1,5 @@
 """The engine: same result on 8 devices as on 1, no retracing, exact resume, safe checkpoints, clear errors."""
-import json
 import os
-import shutil
 
 import chex
 import jax

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
