@@ -11,6 +11,9 @@ appending one record per evaluator to the workdir's evaluations.jsonl (what was 
 number of examples, settings, overrides). With --config.select_best=METRIC both modes
 report the best state by that metric instead of the last one.
 
+`--mode=sample --num_samples=N --out=DIR` writes N samples of the checkpoint (npz and/or PNG; see
+`gen_jax.core.sampling`).
+
 Errors are printed as one line (`ErrorClass: message`); `--traceback` (or GEN_JAX_TRACEBACK=1) shows the
 whole traceback instead. An unknown config field is named with the closest existing ones.
 """
@@ -28,7 +31,14 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an experiment config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and samples.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "Train (resuming if possible) or only evaluate.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval", "sample"],
+                          "Train (resuming if possible), only evaluate, or write samples of the checkpoint.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 1000, "--mode=sample: how many samples.")
+_OUT = flags.DEFINE_string("out", None, "--mode=sample: the output directory.")
+_SAMPLE_SEED = flags.DEFINE_integer("sample_seed", 0, "--mode=sample: the seed of the sample keys.")
+_SAMPLE_CHUNK = flags.DEFINE_integer("sample_chunk", 250, "--mode=sample: samples per call of the sample hook.")
+_SAMPLE_FORMAT = flags.DEFINE_list("sample_format", ["npz"], "--mode=sample: npz and/or png.")
+_SAMPLE_KWARGS = flags.DEFINE_string("sample_kwargs", "{}", "--mode=sample: JSON keyword arguments of the hook.")
 _TRACEBACK = flags.DEFINE_bool("traceback", False, "Show the whole traceback of an error, not one line.")
 
 
@@ -40,6 +50,16 @@ def main(argv):
     from gen_jax.core import loop
 
     config, workdir = _CONFIG.value, _WORKDIR.value
+    if _MODE.value == "sample":
+        from gen_jax.core import sampling
+
+        if not _OUT.value:
+            raise app.UsageError("--mode=sample needs --out=DIR")
+        result = sampling.sample_checkpoint(config, workdir, _NUM_SAMPLES.value, _OUT.value, _SAMPLE_SEED.value,
+                                            _SAMPLE_CHUNK.value, tuple(_SAMPLE_FORMAT.value),
+                                            json.loads(_SAMPLE_KWARGS.value))
+        print(json.dumps(result))
+        return
     if _MODE.value == "train":
         result = loop.train_and_evaluate(config, workdir)
     else:
