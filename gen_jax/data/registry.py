@@ -62,6 +62,7 @@ _EMBEDDED = {
     "mnist5k_inverted": ("gen_jax.data.mnist5k_inverted", "Mnist5kInverted", None),
     "mnistm": ("gen_jax.data.mnistm", "Mnistm", None),
     "thickness_digits": ("gen_jax.data.thickness_digits", "ThicknessDigits", None),
+    "rotated_digits": ("gen_jax.data.rotated_digits", "RotatedDigits", None),
     "toy2d/ring8": ("gen_jax.data.toy2d", "Toy2d", "ring8"),
     "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25"),
     "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons"),
