@@ -38,10 +38,12 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return overlap / (n_in / n_out)
 
 
-def area_resize(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [N, size, size]: [N, H, W] 0..255 images reduced by exact area averaging, rounded."""
+def area_resize(images: np.ndarray, size) -> np.ndarray:
+    """uint8 [N, h, w]: [N, H, W] 0..255 images resized to size = h = w or (h, w) by exact area averaging
+    (each output pixel the overlap-weighted mean of the input over its cell), rounded."""
     images = np.asarray(images, np.float64)
-    a, b = area_matrix(images.shape[1], size), area_matrix(images.shape[2], size)
+    h, w = (size, size) if np.ndim(size) == 0 else size
+    a, b = area_matrix(images.shape[1], int(h)), area_matrix(images.shape[2], int(w))
     return np.clip(np.round(a @ images @ b.T), 0, 255).astype(np.uint8)
 
 
