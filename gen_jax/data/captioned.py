@@ -67,7 +67,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gen_jax.data import digit_attributes, pasted_digits
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 SEED = 20160517
@@ -247,8 +247,9 @@ def _captioned(split, images, labels, indices, rngs, source, max_value):
 class CaptionedMnist5k(DerivedBuilder):
     """mnist5k digits re-placed at random sizes and positions, with measured attributes, tags and captions."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": BYTES_NOTE}
     SOURCE = "mnist5k"
     FEATURES = {**_features((28, 28, 1), 256), "placement": Feature.integer((4,))}
     CITATION = "Reed, Akata, Yan, Logeswaran, Schiele & Lee (2016), Generative Adversarial Text to Image Synthesis."
@@ -264,8 +265,9 @@ class CaptionedMnist5k(DerivedBuilder):
 class CaptionedDigits(DerivedBuilder):
     """scikit-learn's 8x8 digits with measured attributes, tags and captions."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": BYTES_NOTE}
     SOURCE = "digits"
     FEATURES = _features((8, 8, 1), 17)
     CITATION = CaptionedMnist5k.CITATION

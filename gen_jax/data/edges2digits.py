@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 INK_THRESHOLD = 128
@@ -48,8 +48,9 @@ def edge_map(images: np.ndarray, threshold: int = INK_THRESHOLD) -> np.ndarray:
 class Edges2digits(DerivedBuilder):
     """mnist5k digits (B) paired with their outer-gradient edge maps (A); mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: outer morphological gradient of the 50% ink mask."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: outer morphological gradient of the 50% ink mask.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"edges": Feature.levels((28, 28, 1), 2), "x": Feature.levels((28, 28, 1), 256),
                 **label_and_index()}
     SUPERVISED_KEYS = ("edges", "x")

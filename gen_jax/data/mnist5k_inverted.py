@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import tensorflow_datasets as tfds
 
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 
 class Mnist5kInverted(DerivedBuilder):
     """mnist5k with x -> 255 - x; mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"x": Feature.levels((28, 28, 1), 256), **label_and_index()}
     SUPERVISED_KEYS = ("x", "label")
     CITATION = "Liu & Tuzel (2016), Coupled Generative Adversarial Networks."

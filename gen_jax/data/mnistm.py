@@ -34,7 +34,7 @@ import functools
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "retina", "immunohistochemistry")
@@ -110,8 +110,9 @@ class Mnistm(DerivedBuilder):
     """MNIST-M-style: mnist5k digits blended over patches of scikit-image's bundled photos (disjoint regions
     for train and test); mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: 7 bundled photos, 56x56 chessboard tiles split train/test."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: 7 bundled photos, 56x56 chessboard tiles split train/test.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"x": Feature.levels((28, 28, 3), 256), **label_and_index(),
                 "photo": Feature.classes(len(PHOTO_NAMES)), "patch_position": Feature.integer((2,))}
     SUPERVISED_KEYS = ("x", "label")

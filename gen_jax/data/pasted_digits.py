@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 SEED = 20170620
@@ -67,8 +67,9 @@ def paste(images: np.ndarray, position: np.ndarray) -> np.ndarray:
 class PastedDigits(DerivedBuilder):
     """mnist5k digits pasted small (10x10) and large (28x28) into 32x32 canvases; mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: 32x32 canvases, small = 10x10 area average, uniform positions."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: 32x32 canvases, small = 10x10 area average, uniform positions.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"small": Feature.levels((CANVAS, CANVAS, 1), 256), "large": Feature.levels((CANVAS, CANVAS, 1), 256),
                 "small_position": Feature.integer((2,)), "large_position": Feature.integer((2,)),
                 **label_and_index()}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 ANGLES = tuple(range(-60, 61, 15))
@@ -66,8 +66,9 @@ def rotate(images: np.ndarray, angle: float) -> np.ndarray:
 class RotatedDigits(DerivedBuilder):
     """mnist5k digits rotated by -60..60 degrees (every 15), with the upright digit; mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: 9 angles, bilinear rotation about the centre."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: 9 angles, bilinear rotation about the centre.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"x": Feature.levels((28, 28, 1), 256), "target": Feature.levels((28, 28, 1), 256),
                 "angle": Feature.classes(len(ANGLES)), "angle_degrees": Feature.continuous(()),
                 **label_and_index()}

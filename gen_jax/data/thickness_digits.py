@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gen_jax.data import digit_attributes
-from gen_jax.data._derived import DerivedBuilder, label_and_index
+from gen_jax.data._derived import BYTES_NOTE, DerivedBuilder, label_and_index
 from gen_jax.data.features import Feature
 
 RADII = (0.7, 1.15, 1.6, 2.1)
@@ -46,8 +46,9 @@ def render(images: np.ndarray, radius: float, distance: np.ndarray | None = None
 class ThicknessDigits(DerivedBuilder):
     """mnist5k digits redrawn from their skeletons at 4 stroke radii; mnist5k's fixed split."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: radii 0.7, 1.15, 1.6, 2.1 around the 50%-mask skeleton."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: radii 0.7, 1.15, 1.6, 2.1 around the 50%-mask skeleton.",
+                     "1.1.0": BYTES_NOTE}
     FEATURES = {"x": Feature.levels((28, 28, 1), 256), **label_and_index(),
                 "thickness_level": Feature.classes(NUM_LEVELS), "thickness": Feature.continuous(())}
     SUPERVISED_KEYS = ("x", "thickness_level")
