@@ -58,6 +58,9 @@ DEFAULT_DATA_DIR = "~/tensorflow_datasets"
 _EMBEDDED = {
     "digits": ("gen_jax.data.digits", "Digits", None),
     "mnist5k": ("gen_jax.data.mnist5k", "Mnist5k", None),
+    "edges2digits": ("gen_jax.data.edges2digits", "Edges2digits", None),
+    "mnist5k_inverted": ("gen_jax.data.mnist5k_inverted", "Mnist5kInverted", None),
+    "mnistm": ("gen_jax.data.mnistm", "Mnistm", None),
     "toy2d/ring8": ("gen_jax.data.toy2d", "Toy2d", "ring8"),
     "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25"),
     "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons"),
