@@ -258,6 +258,14 @@ def test_the_command_line_prints_one_line_per_error(tmp_path):
         ("--config.batch_size=2000",): r"^\w*Error: .*2000",
         ("--config.dataset=no_such_set",): r"^UnknownDatasetError: unknown dataset 'no_such_set'",
     }
+    nan = tmp_path / "nan.npz"
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    x[17, 1] = np.nan
+    np.savez(nan, **{"train/x": x, "test/x": x[:8]})
+    cases[(f"--config.dataset=npz:{nan}", "--config.batch_size=8")] = r"^\w*Error: .*'x'.*train.*17"
+    obj = tmp_path / "obj.npz"
+    np.savez(obj, **{"train/x": np.array([1, "a"], dtype=object)})  # pickled: the loader must refuse it
+    cases[(f"--config.dataset=npz:{obj}",)] = r"^\w*Error: .*obj\.npz.*train/x"
     for extra, pattern in cases.items():
         r = cli(cfg, wd, *extra)
         assert r.returncode == 1, (extra, r.stderr[-3000:])

@@ -86,3 +86,28 @@ def test_a_bfloat16_step_stays_close_to_the_float32_step():
     np.testing.assert_allclose(m16["loss"], m32["loss"], rtol=1e-2)
     for a, b in zip(jax.tree.leaves(s32.params), jax.tree.leaves(s16.params)):
         np.testing.assert_allclose(b, a, atol=1e-3)
+
+
+def test_a_checkpoint_is_scored_on_an_eval_only_npz_and_a_mismatched_one_is_named(tmp_path):
+    """--mode=eval restores the model state only: another dataset with only a test split can be scored, and
+    one whose features differ from the training features is refused in one line naming the feature."""
+    import pytest
+
+    from gen_jax.core import loop
+    from gen_jax.core.logging import read_metrics
+
+    workdir = str(tmp_path / "w")
+    loop.train_and_evaluate(tiny_dynamic_config(num_train_steps=5, eval_every=0), workdir)
+    test = data_lib.load_arrays("digits", "test")
+    good = tmp_path / "other.npz"
+    np.savez(good, **{"test/x": test["x"][:50], "test/label": test["label"][:50], "num_levels/x": 17})
+    c = tiny_dynamic_config(num_train_steps=5, dataset=f"npz:{good}")
+    out = loop.evaluate_checkpoint(c, workdir, overrides=[f"--config.dataset=npz:{good}"])
+    (record,) = read_metrics(f"{workdir}/evaluations.jsonl")
+    assert record["dataset"] == f"npz:{good}" and record["num_examples"] == 50 and record["step"] == 5
+    assert record["elbo"] == out["elbo"]
+    bad = tmp_path / "big.npz"
+    np.savez(bad, **{"test/x": np.zeros((8, 28, 28, 1), np.uint8), "num_levels/x": 17})
+    with pytest.raises(data_lib.DataShapeError, match=r"feature 'x' is \(28, 28, 1\) uint8 levels \(17\), but the "
+                                                      r"model was trained on \(8, 8, 1\) uint8 levels \(17\)"):
+        loop.evaluate_checkpoint(tiny_dynamic_config(num_train_steps=5, dataset=f"npz:{bad}"), workdir)
