@@ -28,7 +28,7 @@ Attributes (`attributes`: `digit_attributes.measure` of the image, then fixed th
   tertiles of each dataset's train split: mnist5k (0.115, 0.145), digits (0.175, 0.23) (8x8 strokes
   measure relatively wider).
 * ``slant_class`` 0 leaning left / 1 upright / 2 leaning right: slant below -10 degrees, within +-10, above
-  +10 (`SLANT_DEGREES`; positive = the top leans right). mnist5k train: 12% / 44% / 44%.
+  +10 (`SLANT_DEGREES`; positive = the top leans right). mnist5k train: 13% / 43% / 44%.
 * ``size_class`` 0 small / 1 large: box height >= 0.55 of the frame height (`SIZE_FRACTION`; 16 of 28 px).
 * ``position_class`` 3 r + c, r, c in 0..2: the thirds of the frame holding the box centre,
   ``r = min(floor((cy + 0.5) 3 / H), 2)`` and c likewise (0 top / left, 2 bottom / right); names in
