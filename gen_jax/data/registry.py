@@ -4,7 +4,10 @@ Names understood by `dataset_info`, `load_arrays` and `gen_jax.data.make_loader`
 
 * embedded (prepared automatically on first use, no network): ``digits``, ``mnist5k``, ``toy2d/ring8``,
   ``toy2d/grid25``, ``toy2d/two_moons``, ``toy2d/swiss_roll`` (the bare config names ``ring8`` etc. are
-  accepted too), optionally with their current version (``digits:2.0.0``);
+  accepted too), and the datasets derived from the digits: ``edges2digits``, ``mnistm``,
+  ``mnist5k_inverted``, ``thickness_digits``, ``rotated_digits``, ``pasted_digits``,
+  ``captioned_mnist5k``, ``captioned_digits`` (`_EMBEDDED` below is the full table); each optionally with
+  its current version (``digits:2.0.0``);
 * any TFDS dataset already prepared in array_record format under the data_dir, by its TFDS name, optionally
   with config and version: ``mnist``, ``binarized_mnist``, ``cifar10``, ``fashion_mnist``,
   ``celeb_a/…:2.1.0``... Every feature of the catalog is served (its primary image as ``x``); see
