@@ -29,7 +29,8 @@ and convert it once (the converter needs torch; the library does not, and reads 
         --out=~/inception_fid.npz
 
 then pass `weights=~/inception_fid.npz` (or set GEN_JAX_INCEPTION_WEIGHTS). The `.npz` holds the Flax
-variables flattened as 'params/<module path>/kernel' etc.; `convert_state_dict` maps the torch names and
+variables flattened as 'params/<module path>/kernel' etc.; `convert_state_dict`
+(`gen_jax.metrics.inception_weights`, NumPy only) maps the torch names and
 layouts (OIHW kernels, [out, in] fc) onto them and is the one code path of the converter script and of the
 golden test (`tests/metrics/test_inception.py`, random weights against an independent PyTorch implementation).
 """
@@ -44,18 +45,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-WEIGHTS_ENV = "GEN_JAX_INCEPTION_WEIGHTS"
-WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-               "pt_inception-2015-12-05-6726825d.pth")
-INPUT_SIZE = 299
-NUM_CLASSES = 1008
-FEATURE_DIM = 2048
-BN_EPS = 1e-3
-HOW_TO_GET_WEIGHTS = (
-    f"download pytorch-fid's FID Inception weights {WEIGHTS_URL} and convert them once with "
-    "`python experiments/convert_inception_weights.py --pth=pt_inception-2015-12-05-6726825d.pth "
-    "--out=inception_fid.npz` (needs torch), then pass weights=<that .npz> or set "
-    f"{WEIGHTS_ENV}=<that .npz>")
+from gen_jax.metrics.inception_weights import (  # noqa: F401  (re-exported: the weights file's API)
+    BN_EPS,
+    FEATURE_DIM,
+    HOW_TO_GET_WEIGHTS,
+    INPUT_SIZE,
+    NUM_CLASSES,
+    WEIGHTS_ENV,
+    WEIGHTS_URL,
+    convert_state_dict,
+    resolve_weights,
+)
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -257,64 +257,6 @@ def variable_shapes() -> Dict[str, Tuple[int, ...]]:
 
     v = jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0), jnp.zeros((1, 75, 75, 3)))
     return {k: tuple(a.shape) for k, a in traverse_util.flatten_dict(dict(v), sep="/").items()}
-
-
-def convert_state_dict(state_dict) -> Dict[str, np.ndarray]:
-    """A pytorch-fid FID-Inception state_dict (names -> arrays, already numpy) -> the flat Flax variables
-    written to the `.npz`: 'X.conv.weight' [O, I, kh, kw] -> 'params/X/conv/kernel' [kh, kw, I, O];
-    'X.bn.weight/bias/running_mean/running_var' -> 'params/X/bn/scale', 'params/X/bn/bias',
-    'batch_stats/X/bn/mean', 'batch_stats/X/bn/var'; 'fc.weight' [1008, 2048] -> 'params/fc/kernel'
-    [2048, 1008], 'fc.bias' -> 'params/fc/bias' (X a dotted module path, e.g. 'Mixed_5b.branch1x1'). Buffers
-    'num_batches_tracked' are dropped. Raises on any missing, unexpected or mis-shaped entry."""
-    suffix = {"conv.weight": ("params", "conv/kernel"), "bn.weight": ("params", "bn/scale"),
-              "bn.bias": ("params", "bn/bias"), "bn.running_mean": ("batch_stats", "bn/mean"),
-              "bn.running_var": ("batch_stats", "bn/var")}
-    out, unexpected = {}, []
-    for name, value in state_dict.items():
-        a = np.asarray(value)
-        if name.endswith("num_batches_tracked"):
-            continue
-        if name in ("fc.weight", "fc.bias"):
-            key = "params/fc/kernel" if name == "fc.weight" else "params/fc/bias"
-            a = a.T if name == "fc.weight" else a
-        else:
-            module, _, leaf = name.rpartition(".")
-            module, _, layer = module.rpartition(".")
-            tail = f"{layer}.{leaf}"
-            if tail not in suffix or not module:
-                unexpected.append(name)
-                continue
-            col, path = suffix[tail]
-            key = f"{col}/{module.replace('.', '/')}/{path}"
-            if tail == "conv.weight":
-                if a.ndim != 4:
-                    raise ValueError(f"convert_state_dict: {name} should be a 4-D conv weight, got {a.shape}")
-                a = a.transpose(2, 3, 1, 0)
-        out[key] = np.ascontiguousarray(a, dtype=np.float32)
-    expected = variable_shapes()
-    missing = sorted(set(expected) - set(out))
-    unexpected += sorted(set(out) - set(expected))
-    bad = [f"{k}: {out[k].shape} != {expected[k]}" for k in sorted(set(out) & set(expected))
-           if out[k].shape != expected[k]]
-    if missing or unexpected or bad:
-        raise ValueError("convert_state_dict: not the FID Inception-v3 state_dict (pytorch-fid's "
-                         "pt_inception-2015-12-05): "
-                         + "; ".join(filter(None, [f"missing {len(missing)} (e.g. {missing[:3]})" if missing else "",
-                                                   f"unexpected {unexpected[:5]}" if unexpected else "",
-                                                   f"wrong shapes {bad[:5]}" if bad else ""])))
-    return out
-
-
-def resolve_weights(weights: Optional[str] = None) -> str:
-    """The weights path: `weights`, else $GEN_JAX_INCEPTION_WEIGHTS; a clear error when unset or missing."""
-    path = weights or os.environ.get(WEIGHTS_ENV)
-    if not path:
-        raise ValueError(f"the FID Inception network needs its weights file, which the library never downloads: "
-                         f"{HOW_TO_GET_WEIGHTS}")
-    path = os.path.expanduser(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"FID Inception weights file {path!r} does not exist: {HOW_TO_GET_WEIGHTS}")
-    return path
 
 
 def load_variables(weights: Optional[str] = None):

@@ -135,20 +135,31 @@ def test_missing_weights_say_how_to_make_them(tmp_path, monkeypatch):
         inc.resolve_weights(None)
 
 
-def test_converter_rejects_other_state_dicts(state_dict):
+def test_converter_maps_names_and_layouts(state_dict):
     sd = state_dict
     flat = inc.convert_state_dict(sd)
+    assert set(flat) == set(inc.variable_shapes())
     assert flat["params/Mixed_5b/branch1x1/conv/kernel"].shape == (1, 1, 192, 64)
     np.testing.assert_array_equal(flat["params/fc/kernel"], sd["fc.weight"].T)
     np.testing.assert_array_equal(flat["params/Mixed_7c/branch3x3_2a/conv/kernel"][0, 2, 5, 7],
                                   sd["Mixed_7c.branch3x3_2a.conv.weight"][7, 5, 0, 2])
-    bad = dict(sd)
-    del bad["Mixed_6e.branch_pool.bn.running_var"]
-    with pytest.raises(ValueError, match="missing 1"):
+    np.testing.assert_array_equal(flat["batch_stats/Mixed_6e/branch_pool/bn/var"],
+                                  sd["Mixed_6e.branch_pool.bn.running_var"])
+
+
+def test_converter_and_loader_reject_other_weights(state_dict, tmp_path):
+    with pytest.raises(ValueError, match="1000 and other weights"):
+        inc.convert_state_dict(dict(state_dict, **{"fc.weight": np.zeros((1000, 2048), np.float32)}))
+    with pytest.raises(ValueError, match="unexpected entries.*AuxLogits.fc.weight"):
+        inc.convert_state_dict(dict(state_dict, **{"AuxLogits.fc.weight": np.zeros((1008, 768), np.float32)}))
+    bad = dict(state_dict)
+    del bad["Mixed_6e.branch_pool.conv.weight"]
+    with pytest.raises(ValueError, match="93 convolutions"):
         inc.convert_state_dict(bad)
-    bad = dict(sd, **{"fc.weight": np.zeros((1000, 2048), np.float32)})
-    with pytest.raises(ValueError, match="wrong shapes"):
-        inc.convert_state_dict(bad)
-    bad = dict(sd, **{"AuxLogits.fc.weight": np.zeros((1008, 768), np.float32)})
-    with pytest.raises(ValueError, match="unexpected"):
-        inc.convert_state_dict(bad)
+    flat = inc.convert_state_dict(state_dict)
+    del flat["batch_stats/Mixed_6e/branch_pool/bn/var"]
+    flat["params/Mixed_5b/branch1x1/conv/kernel"] = np.zeros((1, 1, 192, 65), np.float32)
+    path = str(tmp_path / "bad.npz")
+    np.savez(path, **flat)
+    with pytest.raises(ValueError, match="missing.*Mixed_6e.*wrong shapes.*Mixed_5b"):
+        inc.load_variables(path)
