@@ -67,8 +67,8 @@ def main(argv=None):
         print("(jax not importable here: every name and shape is checked when the library loads the file)")
     else:
         load_variables(out)
-    print(f"wrote {out}: {len(flat) - 1} arrays, {sum(a.size for a in flat.values() if a.dtype.kind == 'f') / 1e6:.1f}M "
-          f"values, from {pth} (sha256 {digest[:16]}...)")
+    values = sum(a.size for a in flat.values() if a.dtype.kind == "f")
+    print(f"wrote {out}: {len(flat) - 1} arrays, {values / 1e6:.1f}M values, from {pth} (sha256 {digest[:16]}...)")
 
 
 if __name__ == "__main__":
