@@ -4,7 +4,8 @@
 * Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs"):
   IS = exp(E_x KL(p(y|x) || p(y))), p(y) the mean of p(y|x) over the samples, computed as the reference code
   does (and torch-fidelity, pytorch-gan-metrics): on `splits` = 10 consecutive equal parts of the samples,
-  reported as the mean and the std over the parts, with the softmax over all 1008 logits of the FID Inception.
+  reported as the mean and the std over the parts; with the FID Inception, the softmax over all 1008 classes of
+  the bias-free logits pool3 W, as the reference code rebuilds them (`InceptionExtractor.logits`).
 * Improved precision and recall (Kynkaanniemi et al. 2019, "Improved Precision and Recall Metric for
   Assessing Generative Models"): each feature vector of a set is the centre of a ball whose radius is the
   distance to its k-th nearest neighbour in that set (k = 3, the paper's choice); precision = the fraction of

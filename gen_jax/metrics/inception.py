@@ -17,7 +17,8 @@ images in [0, 1] are resized to 299x299 by bilinear interpolation with PyTorch's
 mode='bilinear', align_corners=False)` semantics (half-pixel centres, source coordinates clamped at 0, no
 antialiasing when downsampling), then mapped to [-1, 1] by 2x - 1. Grey images (1 channel) are repeated to 3
 channels first. Outputs: `pool3`, the 2048-d global average of Mixed_7c (FID / KID / precision-recall
-features), and `logits`, the 1008-way fc layer on pool3 (IS).
+features), `logits`, the 1008-way fc layer on pool3, and `logits_unbiased`, the same without its bias: the
+Inception Score's logits, as the IS reference code (improved-gan) and torch-fidelity compute them.
 
 Weights: never downloaded by the library. Download pytorch-fid's port of the TF weights,
 
@@ -212,10 +213,24 @@ class InceptionE(nn.Module):
         return jnp.concatenate([b1, b3, bd, bp], axis=-1)
 
 
+class _FC(nn.Module):
+    """The 2048 -> 1008 classifier: (pool3 W, pool3 W + b). The Inception Score's reference code (Salimans et
+    al. 2016, improved-gan `inception_score/model.py`) rebuilds the softmax from W alone, without the bias
+    (torch-fidelity's 'logits_unbiased' does the same); pytorch-fid's / torchvision's fc adds b."""
+
+    @nn.compact
+    def __call__(self, pool3):
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (pool3.shape[-1], NUM_CLASSES))
+        bias = self.param("bias", nn.initializers.zeros, (NUM_CLASSES,))
+        unbiased = jnp.dot(pool3, kernel, precision=_HIGHEST)
+        return unbiased, unbiased + bias
+
+
 class FIDInceptionV3(nn.Module):
     """The FID Inception-v3 (see the module docstring). `__call__(images)` -> {'pool3' [N, 2048],
-    'logits' [N, 1008]} (and, with `intermediates=True`, the block outputs 'input' (preprocessed), 'block0'
-    (maxpool1, 64 ch), 'block1' (maxpool2, 192 ch), 'block2' (Mixed_6e, 768 ch), 'block3' (Mixed_7c)).
+    'logits' [N, 1008] (fc with bias), 'logits_unbiased' [N, 1008] (pool3 W: those of the Inception Score)}
+    (and, with `intermediates=True`, the block outputs 'input' (preprocessed), 'block0' (maxpool1, 64 ch),
+    'block1' (maxpool2, 192 ch), 'block2' (Mixed_6e, 768 ch), 'block3' (Mixed_7c)).
 
     `images`: [N, H, W, 1 or 3] in [0, 1] (preprocessed here), or, with `preprocessed=True`, the network's
     input [N, 299, 299, 3] in [-1, 1]."""
@@ -242,8 +257,8 @@ class FIDInceptionV3(nn.Module):
         x = InceptionE(max_pool=False, name="Mixed_7b")(x)
         acts["block3"] = x = InceptionE(max_pool=True, name="Mixed_7c")(x)
         pool3 = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(NUM_CLASSES, precision=_HIGHEST, name="fc")(pool3)
-        out = {"pool3": pool3, "logits": logits}
+        logits_unbiased, logits = _FC(name="fc")(pool3)
+        out = {"pool3": pool3, "logits": logits, "logits_unbiased": logits_unbiased}
         if intermediates:
             out.update(acts)
         return out
@@ -279,7 +294,8 @@ def load_variables(weights: Optional[str] = None):
 # ----------------------------------------------------------------------------------------------- extractor
 class InceptionExtractor:
     """The feature extractor of the standard metrics: `features(images)` -> pool3 [N, 2048],
-    `logits(images)` -> [N, 1008], `features_and_logits(images)` -> both from one pass.
+    `logits(images)` -> the Inception Score's logits [N, 1008] (`logits_unbiased`: pool3 W, no bias, as the
+    IS reference code), `features_and_logits(images)` -> both from one pass.
 
     Images [N, H, W, 1 or 3] in [0, 1] (grey images repeated to 3 channels; values clipped to [0, 1], as
     writing them to PNG would). Evaluated `batch_size` at a time (the last batch padded) so that one
@@ -314,7 +330,7 @@ class InceptionExtractor:
                 chunk = np.concatenate([chunk, np.zeros((b - m,) + chunk.shape[1:], np.float32)])
             out = jax.device_get(self._apply(self.variables, jnp.asarray(chunk)))
             feats.append(np.asarray(out["pool3"])[:m])
-            logits.append(np.asarray(out["logits"])[:m])
+            logits.append(np.asarray(out["logits_unbiased"])[:m])
         if not feats:
             return np.zeros((0, FEATURE_DIM), np.float32), np.zeros((0, NUM_CLASSES), np.float32)
         return np.concatenate(feats), np.concatenate(logits)

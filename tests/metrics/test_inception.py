@@ -63,6 +63,12 @@ def test_outputs_match_the_pytorch_reference(golden, flax_out, name):
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.max(np.abs(ref)))
 
 
+def test_inception_score_logits_are_the_fc_without_its_bias(golden, flax_out, state_dict):
+    np.testing.assert_allclose(flax_out["logits_unbiased"] + state_dict["fc.bias"], flax_out["logits"], atol=1e-6)
+    ref = golden["logits"] - state_dict["fc.bias"]
+    assert rel_err(flax_out["logits_unbiased"], ref) < 1e-4
+
+
 def test_intermediate_activations_match(golden, flax_out):
     np.testing.assert_allclose(flax_out["input"][:, INPUT_ROWS][:, :, INPUT_ROWS], golden["input_sub"], atol=2e-6)
     for name, stride in (("block0", 2), ("block1", 2), ("block2", 1)):
@@ -73,13 +79,14 @@ def test_intermediate_activations_match(golden, flax_out):
     assert flax_out["block2"].shape[1:] == (17, 17, 768) and flax_out["block3"].shape[1:] == (8, 8, 2048)
 
 
-def test_extractor_batches_and_pads(golden, weights_file, apply_fn):
+def test_extractor_batches_and_pads(golden, weights_file, apply_fn, flax_out):
     ext = inc.InceptionExtractor.from_weights(weights_file, batch_size=2)
     ext._apply = apply_fn                     # the same computation, already compiled for batches of 2
     x = golden["inputs"][[0, 1, 0]]           # one full batch and one padded batch
     feats, logits = ext.features_and_logits(x)
     assert feats.shape == (3, 2048) and logits.shape == (3, 1008)
-    assert rel_err(feats, golden["pool3"][[0, 1, 0]]) < 1e-4 and rel_err(logits, golden["logits"][[0, 1, 0]]) < 1e-4
+    assert rel_err(feats, golden["pool3"][[0, 1, 0]]) < 1e-4
+    np.testing.assert_array_equal(logits, flax_out["logits_unbiased"][[0, 1, 0]])   # the IS logits
     with pytest.raises(ValueError, match="1 or 3"):
         ext.features(np.zeros((2, 8, 8, 4), np.float32))
 
