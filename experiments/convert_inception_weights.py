@@ -43,7 +43,13 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="the .npz to write")
     args = ap.parse_args(argv)
     import numpy as np
-    import torch
+
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("this converter needs torch to read the .pth (the library does not): e.g. "
+                         "python3.11 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy, then run "
+                         "it with /tmp/torchenv/bin/python") from None
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from gen_jax.metrics.inception_weights import convert_state_dict
