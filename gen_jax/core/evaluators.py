@@ -16,7 +16,10 @@ config.eval_every; -1 = only at the end), `dataset` (default config.dataset), `s
   fixed by `seed`, so figures at different steps use the same draws; `labels`: 'auto' gives a conditional
   model the classes i mod C, 'none' never) and compares them with the reference `split`:
   images (feature `feature`, default 'x'): Frechet distance and KID (`kid_subsets` of `kid_subset_size`) in
-  the features of `extractor` (named in the metric: `frechet_<extractor>`, `kid_<extractor>`), and for a
+  the features of `extractor` (named in the metric: `frechet_<extractor>`, `kid_<extractor>`; only
+  `extractor="inception"`, the standard FID Inception-v3 with `weights` its converted .npz or
+  $GEN_JAX_INCEPTION_WEIGHTS, gives `fid`, `kid`, `is`, `is_std`; `precision_recall=True` adds the
+  k-NN precision/recall of Kynkaanniemi et al. 2019; `gen_jax.metrics.feature_metrics`), and for a
   classifying extractor the classes covered, the largest class share and, for labelled samples, the label
   accuracy; 2-D points: energy distance, MMD (Gaussian kernel, `mmd_bandwidth`) and, for the toy2d
   mixtures, mode coverage (modes, high_quality, kl; Mahalanobis `threshold`). `sample_kwargs` are passed to
@@ -265,7 +268,7 @@ class Samples(Evaluator):
 
     def known_settings(self):
         return ("num_samples", "batch_size", "feature", "extractor", "labels", "kid_subsets", "kid_subset_size",
-                "mmd_bandwidth", "threshold", "sample_kwargs")
+                "mmd_bandwidth", "threshold", "sample_kwargs", "weights", "precision_recall")
 
     def __init__(self, prefix, settings, trainer):
         super().__init__(prefix, settings, trainer)
@@ -337,17 +340,15 @@ class Samples(Evaluator):
         return out.items()
 
     def _images(self, samples, labels, reference, data_dir):
-        from gen_jax.metrics import sample_quality as sq
         from gen_jax.metrics.digits_classifier import class_coverage
-        from gen_jax.metrics.extractors import batched_features, get_extractor
+        from gen_jax.metrics.extractors import extractor_for
+        from gen_jax.metrics.feature_metrics import sample_metrics
 
         name = self.extractor_name
-        ext = get_extractor(name, data_dir)
-        fr, ff = batched_features(ext, reference), batched_features(ext, samples)
-        kid = sq.kernel_distance(fr, ff, num_subsets=int(self.settings.get("kid_subsets", 100)),
-                                 subset_size=int(self.settings.get("kid_subset_size", 1000)), seed=self.seed)
-        out = {f"frechet_{name}": sq.frechet_distance_from_features(fr, ff), f"kid_{name}": kid["kid"],
-               f"kid_std_{name}": kid["kid_std"]}
+        ext = extractor_for(name, data_dir, weights=self.settings.get("weights"))
+        out = sample_metrics(name, ext, reference, samples, kid_subsets=int(self.settings.get("kid_subsets", 100)),
+                             kid_subset_size=int(self.settings.get("kid_subset_size", 1000)), seed=self.seed,
+                             with_precision_recall=bool(self.settings.get("precision_recall", False)))
         if hasattr(ext, "predict"):
             pred = np.asarray(ext.predict(jnp.asarray(samples)))
             num_classes = int(getattr(ext, "num_classes", 0) or int(pred.max()) + 1)

@@ -71,3 +71,27 @@ def batched_features(extractor, images, batch_size: int = 500) -> np.ndarray:
     images = np.asarray(images, np.float32)
     return np.concatenate([np.asarray(extractor.features(jnp.asarray(images[i:i + batch_size])))
                            for i in range(0, len(images), batch_size)])
+
+
+@register_extractor("inception")
+def _inception(data_dir=None, weights=None):
+    """The standard FID Inception-v3 (`gen_jax.metrics.inception`): pool3 features (2048-d) and 1008 logits.
+
+    Its weights are a local `.npz` the user makes once (never downloaded): `weights=` where a caller passes
+    it (`extractor_for`, the `samples` evaluator's `weights` setting, `compare --weights=`), else
+    $GEN_JAX_INCEPTION_WEIGHTS. Grey images are repeated to 3 channels. Only with this extractor are sample
+    metrics named fid / is / kid (`gen_jax.metrics.feature_metrics`)."""
+    del data_dir
+    from gen_jax.metrics.inception import inception_extractor
+
+    return inception_extractor(weights)
+
+
+def extractor_for(name: str, data_dir=None, weights=None):
+    """`get_extractor(name, data_dir)`, or for ``inception`` the network with the weights file `weights`
+    (default $GEN_JAX_INCEPTION_WEIGHTS); `weights` given for another extractor is an error."""
+    if name == "inception":
+        return _EXTRACTORS["inception"](data_dir=data_dir, weights=weights)
+    if weights is not None:
+        raise ValueError(f"weights={weights!r} is for the 'inception' extractor only, not {name!r}")
+    return get_extractor(name, data_dir)
