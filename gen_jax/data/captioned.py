@@ -247,9 +247,11 @@ def _captioned(split, images, labels, indices, rngs, source, max_value):
 class CaptionedMnist5k(DerivedBuilder):
     """mnist5k digits re-placed at random sizes and positions, with measured attributes, tags and captions."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {"1.0.0": "Initial release.",
-                     "1.1.0": BYTES_NOTE}
+                     "1.1.0": BYTES_NOTE,
+                     "1.2.0": "The output of the current placement rule: the fingerprint recorded for 1.0.0 and "
+                              "1.1.0 was that of an earlier draft of the rule, so a fresh preparation was refused."}
     SOURCE = "mnist5k"
     FEATURES = {**_features((28, 28, 1), 256), "placement": Feature.integer((4,))}
     CITATION = "Reed, Akata, Yan, Logeswaran, Schiele & Lee (2016), Generative Adversarial Text to Image Synthesis."
