@@ -51,7 +51,8 @@ def test_small_images_use_a_window_that_fits():
     np.testing.assert_allclose(np.asarray(m["ssim"])[0], ref, atol=2e-5)
 
 
-def test_library_classifier_learns_digits_and_serves_as_an_extractor():
+def test_library_classifier_learns_digits_and_serves_as_an_extractor(monkeypatch):
+    from gen_jax.metrics import classifier
     from gen_jax.metrics.classifier import ImageClassifier
     from gen_jax.metrics.extractors import get_extractor
 
@@ -59,5 +60,9 @@ def test_library_classifier_learns_digits_and_serves_as_an_extractor():
     assert clf.accuracy("digits", "test") > 0.9
     with pytest.raises(ValueError, match=r"expects images \[N, 8, 8, 1\]"):
         clf.predict(np.zeros((2, 28, 28, 1)))
+    # `classifier:<dataset>` serves trained_classifier(dataset): this one, not a second 1,500-step CNN training
+    asked = []
+    monkeypatch.setattr(classifier, "trained_classifier", lambda name, data_dir=None: asked.append(name) or clf)
     ext = get_extractor("classifier:digits")
+    assert asked == ["digits"] and ext is clf
     assert np.asarray(ext.features(np.zeros((3, 8, 8, 1), np.float32))).shape == (3, 128)
