@@ -305,15 +305,24 @@ def prepare_embedded(name: str, cls, config: str | None, data_dir: str):
 
     with _quiet_tfds():
         builder = cls(data_dir=data_dir, config=config, file_format="array_record")
-        if not builder.is_prepared():
+        if builder.is_prepared():
+            return builder
+        try:
+            os.makedirs(data_dir, exist_ok=True)
+        except OSError as e:
+            raise DataError(f"could not prepare the embedded dataset {name!r}: cannot create the data_dir "
+                            f"{data_dir} ({e}). Point data_dir or ${ENV_DATA_DIR} at a writable directory.") from e
+        with _preparation_lock(data_dir, name):  # processes preparing the same dataset take turns
+            builder = cls(data_dir=data_dir, config=config, file_format="array_record")
+            if builder.is_prepared():
+                return builder
             logging.info("gen_jax.data: preparing %r under %s (once)", name, data_dir)
             try:
-                os.makedirs(data_dir, exist_ok=True)
                 builder.download_and_prepare(
                     download_config=tfds.download.DownloadConfig(try_download_gcs=False)
                 )
             except Exception as e:
-                # Another process (multi-host, parallel tests) may have finished preparing it meanwhile.
+                # A process on another host sharing the data_dir may have finished preparing it meanwhile.
                 builder = cls(data_dir=data_dir, config=config, file_format="array_record")
                 if not builder.is_prepared():
                     if isinstance(e, OSError):
@@ -323,6 +332,33 @@ def prepare_embedded(name: str, cls, config: str | None, data_dir: str):
                         ) from e
                     raise
     return builder
+
+
+@contextlib.contextmanager
+def _preparation_lock(data_dir: str, name: str):
+    """An exclusive advisory lock (flock) on data_dir/.prepare-<name>.lock: parallel test workers or runs on one
+    machine wait for the one preparing a dataset instead of preparing it twice into the same directory. Where
+    the file system refuses locks (some network mounts), it goes on without one."""
+    import fcntl
+
+    path = os.path.join(data_dir, ".prepare-" + name.replace("/", "_") + ".lock")
+    try:
+        f = open(path, "a")
+    except OSError:
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        try:
+            yield
+        finally:
+            try:
+                fcntl.flock(f, fcntl.LOCK_UN)
+            except OSError:
+                pass
 
 
 def read_embedded(name: str, builder, verify: bool = True) -> tuple[DatasetInfo, dict[str, dict[str, np.ndarray]]]:
