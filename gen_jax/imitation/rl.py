@@ -139,6 +139,18 @@ def ppo_update(state, batch, key, policy_apply, value_apply, *, epochs: int, num
                    "value_loss": jnp.mean(vl)}
 
 
+def fisher_vector_product(mean_kl: Callable, flat, damping: float = 0.0) -> Callable:
+    """v -> (F + damping I) v, with F the Hessian at `flat` of `mean_kl(f)` = mean KL(pi_old || pi_f) (pi_old =
+    pi_flat): at pi_f = pi_old it equals the Fisher information E[grad log pi grad log pi^T] (Schulman et al.
+    2015, Appendix C). Forward-over-reverse: one jvp of the gradient, no matrix formed."""
+    kl_grad = jax.grad(mean_kl)
+
+    def fvp(v):
+        return jax.jvp(kl_grad, (flat,), (v,))[1] + damping * v
+
+    return fvp
+
+
 def trpo_step(params, batch, policy_apply, *, max_kl: float, entropy_coef: float = 0.0, cg_iters: int = 10,
               damping: float = 0.1, backtracks: int = 10):
     """One TRPO policy step (see the module docstring). batch: flat 'obs', 'action', 'logp', 'advantages'.
@@ -159,11 +171,7 @@ def trpo_step(params, batch, policy_apply, *, max_kl: float, entropy_coef: float
         return jnp.mean(M.kl(old, policy_apply(unravel(f), obs)))
 
     loss0, g = jax.value_and_grad(loss)(flat)
-    kl_grad = jax.grad(mean_kl)
-
-    def fvp(v):
-        return jax.jvp(kl_grad, (flat,), (v,))[1] + damping * v
-
+    fvp = fisher_vector_product(mean_kl, flat, damping)
     step_dir = conjugate_gradient(fvp, -g, cg_iters)
     shs = 0.5 * jnp.dot(step_dir, fvp(step_dir))
     full = step_dir * jnp.sqrt(max_kl / jnp.maximum(shs, 1e-12))
