@@ -30,7 +30,11 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from experiments.configs import imitation_cartpole_bc, imitation_cartpole_expert, imitation_cartpole_gail
+from experiments.configs import (
+    imitation_cartpole_bc,
+    imitation_cartpole_expert,
+    imitation_cartpole_gail,
+)
 from gen_jax.core import loop
 from gen_jax.imitation.steps import save_demonstrations
 
@@ -46,15 +50,15 @@ FLAGS = flags.FLAGS
 
 # Per-task overrides of the CartPole configs (model fields, and 'steps' for num_train_steps).
 TASKS = {
-    "CartPole-v1": dict(expert=dict(steps=250), gail=dict(steps=200), bc=dict(steps=2000)),
+    "CartPole-v1": {"expert": {"steps": 250}, "gail": {"steps": 200}, "bc": {"steps": 2000}},
     # Acrobot's episodes end at the goal: a positive reward -log(1 - D) would pay the policy to avoid it (the
     # survival bias of Kostrikov et al. 2019), so GAIL uses the signed reward log D - log(1 - D).
-    "Acrobot-v1": dict(expert=dict(steps=250), gail=dict(steps=250, reward="logit"), bc=dict(steps=2000)),
-    "MountainCar-v0": dict(expert=dict(steps=400, entropy_coef=0.01), gail=dict(steps=300, reward="logit"),
-                           bc=dict(steps=2000)),
-    "Pendulum-v1": dict(expert=dict(steps=500, entropy_coef=0.0, gamma=0.95, policy_lr=1e-3, value_lr=1e-3),
-                        gail=dict(steps=400, entropy_coef=0.0, gamma=0.95, policy_lr=1e-3, value_lr=1e-3,
-                                  reward="logit"), bc=dict(steps=2000)),
+    "Acrobot-v1": {"expert": {"steps": 250}, "gail": {"steps": 250, "reward": "logit"}, "bc": {"steps": 2000}},
+    "MountainCar-v0": {"expert": {"steps": 400, "entropy_coef": 0.01}, "gail": {"steps": 300, "reward": "logit"},
+                           "bc": {"steps": 2000}},
+    "Pendulum-v1": {"expert": {"steps": 500, "entropy_coef": 0.0, "gamma": 0.95, "policy_lr": 1e-3, "value_lr": 1e-3},
+                        "gail": {"steps": 400, "entropy_coef": 0.0, "gamma": 0.95, "policy_lr": 1e-3, "value_lr": 1e-3,
+                                  "reward": "logit"}, "bc": {"steps": 2000}},
 }
 
 
@@ -136,9 +140,9 @@ def run_task(task, root):
 
 
 def _table(r):
-    lines = [f"{r['task']}: expert {r['expert']['stochastic']:.1f} (deterministic {r['expert']['deterministic']:.1f}), "
+    lines = [(f"{r['task']}: expert {r['expert']['stochastic']:.1f} (deterministic {r['expert']['deterministic']:.1f}), "
              f"random {r['random']['stochastic']:.1f}; returns of the stochastic policy, {FLAGS.eval_episodes} "
-             f"episodes, normalised (random 0, expert 1) in brackets",
+             f"episodes, normalised (random 0, expert 1) in brackets"),
              "", "| trajectories | BC return | BC normalised | GAIL return | GAIL normalised |", "|---|---|---|---|---|"]
     for n in FLAGS.trajectories:
         b, g = r["runs"][f"bc_{n}"], r["runs"][f"gail_{n}"]

@@ -22,7 +22,7 @@ traced inside the train step, so its batch axis can be sharded over the mesh's d
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

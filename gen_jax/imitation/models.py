@@ -13,7 +13,7 @@ The distribution helpers (`log_prob`, `entropy`, `kl`, `sample`, `mode`) are pur
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -21,8 +21,17 @@ import jax.numpy as jnp
 
 from gen_jax.gan.models import MLPDiscriminator
 
-__all__ = ["Policy", "ValueNet", "MLPDiscriminator", "disc_inputs", "log_prob", "entropy", "kl", "sample",
-           "mode"]
+__all__ = [
+    "MLPDiscriminator",
+    "Policy",
+    "ValueNet",
+    "disc_inputs",
+    "entropy",
+    "kl",
+    "log_prob",
+    "mode",
+    "sample",
+]
 
 
 def _mlp(h, features, name):

@@ -35,9 +35,8 @@ from jax.sharding import PartitionSpec as P
 
 from gen_jax.core.experiment import Experiment, register
 from gen_jax.imitation import envs as envs_lib
-from gen_jax.imitation import losses
+from gen_jax.imitation import losses, rl
 from gen_jax.imitation import models as M
-from gen_jax.imitation import rl
 
 ALGOS = ("rl", "gail", "bc", "random")
 LEARNERS = ("ppo", "trpo")
@@ -80,7 +79,7 @@ def save_demonstrations(path: str, traj: dict, split: str = "train"):
     ret = np.concatenate([np.full(n, r, np.float32) for n, r in zip(lengths, rets)])
     np.savez(path, **{f"{split}/obs": obs, f"{split}/action": action, f"{split}/episode": episode,
                       f"{split}/t": t, f"{split}/episode_return": ret,
-                      f"kind/action": np.asarray("integer" if action.dtype == np.int32 else "continuous"),
+                      "kind/action": np.asarray("integer" if action.dtype == np.int32 else "continuous"),
                       "kind/episode": np.asarray("integer"), "kind/t": np.asarray("integer")})
     return {"episodes": len(lengths), "steps": int(sum(lengths)), "mean_return": float(np.mean(rets))}
 

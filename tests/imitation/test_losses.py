@@ -37,7 +37,7 @@ def test_gae_with_lambda_one_is_the_discounted_return_minus_the_value():
     v = jnp.asarray([0.5, 0.2, 0.1])[:, None]
     z = jnp.zeros_like(r)
     nv = jnp.asarray([0.2, 0.1, 0.0])[:, None]   # V(s_{t+1}), and 0 after the last step
-    adv, ret = losses.gae(r, v, nv, z.astype(bool), z.astype(bool), 0.5, 1.0)
+    _adv, ret = losses.gae(r, v, nv, z.astype(bool), z.astype(bool), 0.5, 1.0)
     np.testing.assert_allclose(ret[:, 0], [1 + 0.5 + 0.25, 1 + 0.5, 1.0], rtol=1e-6)
 
 
@@ -101,7 +101,7 @@ def test_trpo_step_respects_its_kl_bound_and_improves_the_surrogate(discrete):
     pol = M.Policy(num_actions=3 if discrete else 0, action_dim=2, features=(16,))
     obs = jax.random.normal(jax.random.PRNGKey(0), (256, 5))
     params = pol.init(jax.random.PRNGKey(1), obs)["params"]
-    apply = lambda p, o: pol.apply({"params": p}, o)  # noqa: E731
+    apply = lambda p, o: pol.apply({"params": p}, o)
     d = apply(params, obs)
     action = M.sample(jax.random.PRNGKey(2), d)
     adv = jax.random.normal(jax.random.PRNGKey(3), (256,))
