@@ -11,8 +11,9 @@ to `obs` when it did not end), so that a learner can bootstrap the value of a ti
 (`info['terminated']`, `info['truncated']`). Continuous actions are clipped to `[action_low, action_high]`.
 
 Back-ends:
-  * gymnax (Lange 2022, pinned `gymnax==1.0.1` in requirements.txt): the classic-control tasks CartPole-v1,
-    Acrobot-v1, MountainCar-v0, Pendulum-v1 (and any other gymnax name), `make_env('CartPole-v1')`;
+  * gymnax (Lange 2022; the extra `gen_jax[rl]`, pinned `gymnax==1.0.1` in requirements.txt): the classic-control
+    tasks CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1 (and any other gymnax name),
+    `make_env('CartPole-v1')`;
   * brax (optional extra `gen_jax[brax]`, `brax==0.14.2`): `make_env('brax:hopper')` etc. It is not installed
     by default; asking for a brax task without it raises an ImportError naming the extra.
 
@@ -67,8 +68,8 @@ def _gymnax_env(name: str) -> Env:
     try:
         import gymnax
     except ImportError as e:  # pragma: no cover - gymnax is in requirements.txt
-        raise ImportError(f"environment {name!r} needs gymnax (pinned gymnax==1.0.1 in requirements.txt): "
-                          f"pip install gymnax==1.0.1") from e
+        raise ImportError(f"environment {name!r} needs gymnax, the extra 'rl' of gen_jax (pip install "
+                          f"'gen_jax[rl]', i.e. gymnax==1.0.1, pinned in requirements.txt)") from e
     try:
         env, params = gymnax.make(name)
     except (ValueError, KeyError) as e:
