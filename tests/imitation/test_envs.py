@@ -35,7 +35,7 @@ def test_unknown_environment_and_missing_brax_are_clear_errors():
 def test_step_resets_automatically_and_reports_the_final_observation(cartpole):
     """Always pushing left ends a CartPole episode within a few dozen steps; the step that ends it returns a
     fresh episode's observation (|x| <= 0.05) and the final observation (the pole fallen past 12 degrees)."""
-    obs, state = cartpole.reset(jax.random.PRNGKey(0))
+    _obs, state = cartpole.reset(jax.random.PRNGKey(0))
     step = jax.jit(cartpole.step)
     for t in range(200):
         obs2, state, r, done, info = step(jax.random.PRNGKey(t), state, jnp.asarray(0))
@@ -56,8 +56,8 @@ def test_rollouts_are_deterministic_for_a_key_and_vectorised(cartpole):
         return jax.random.randint(k, (o.shape[0],), 0, 2), {"o_sum": jnp.sum(o, -1)}
 
     run = jax.jit(lambda s, o, k: envs.rollout(cartpole, policy, s, o, k, 50))
-    (s1, o1), t1 = run(state, obs, jax.random.PRNGKey(1))
-    (s2, o2), t2 = run(state, obs, jax.random.PRNGKey(1))
+    (_s1, o1), t1 = run(state, obs, jax.random.PRNGKey(1))
+    (_s2, o2), t2 = run(state, obs, jax.random.PRNGKey(1))
     jax.tree.map(np.testing.assert_array_equal, t1, t2)
     np.testing.assert_array_equal(o1, o2)
     _, t3 = run(state, obs, jax.random.PRNGKey(2))

@@ -1,44 +1,13 @@
-"""The imitation experiment on the engine: demonstrations through the data layer, GAIL / PPO / TRPO steps the same
-on 8 devices as on 1, a killed GAIL run resumed bit-exactly (environment states, normaliser and all), BC."""
-import chex
+"""The imitation experiment: demonstrations through the data layer, clear errors, the discriminator's steps,
+behavioural cloning, the random baseline (the mesh and resume tests: test_distributed.py)."""
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from experiments.configs import imitation_cartpole_expert
-from gen_jax.core import loop
-from gen_jax.core import sharding as sh
-from gen_jax.core import steps as steps_lib
 from gen_jax.imitation import losses
 from gen_jax.imitation import steps as imitation
-from tests.core.test_loop import read_metrics
-
-
-def tiny_config(algo="rl", learner="ppo", demos="", **kw):
-    c = imitation_cartpole_expert.get_config()
-    c.model.update(dict(algo=algo, learner=learner, demos=demos, num_envs=8, rollout_steps=16, ppo_epochs=2,
-                        num_minibatches=2, policy_features=(16,), value_features=(16,), disc_features=(16,),
-                        disc_batch_size=32, value_epochs=2, cg_iters=5, num_trajectories=2))
-    c.num_train_steps, c.log_every, c.eval_every, c.checkpoint_every = 6, 2, 3, 3
-    c.evals = ml_collections.ConfigDict({"returns": {"kind": "episode_return", "num_episodes": 2,
-                                                         "policy": "deterministic"}})
-    for k, v in kw.items():
-        c[k] = v
-    return c
-
-
-@pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    """Three episodes of an untrained policy, saved as a demonstration dataset."""
-    path = str(tmp_path_factory.mktemp("demos") / "demos.npz")
-    exp = imitation.ImitationExperiment(tiny_config(), None)
-    state = exp.init_state(jax.random.PRNGKey(0), {})
-    traj = exp.collect(state, jax.random.PRNGKey(1), 3)
-    info = imitation.save_demonstrations(path, traj)
-    assert info["episodes"] == 3 and info["steps"] == sum(len(r) for r in traj["reward"])
-    return "npz:" + path, traj
+from tests.imitation.conftest import tiny_config
 
 
 def test_demonstrations_load_through_the_data_layer(demos):
@@ -70,37 +39,11 @@ def test_bad_settings_are_clear_errors():
         imitation.ImitationExperiment(c, None)
 
 
-@pytest.mark.parametrize("algo,learner", [("gail", "ppo"), ("gail", "trpo")])
-def test_train_step_same_on_8_devices_as_on_1(demos, algo, learner):
-    assert len(jax.devices()) == 8
-    exp = imitation.ImitationExperiment(tiny_config(algo, learner, demos[0]), None)
-    (s1, m1), (s8, m8) = (steps_lib.run_train_steps(exp, [{}] * 2, d) for d in (jax.devices()[:1], jax.devices()))
-    chex.assert_trees_all_close(s1.params, s8.params, rtol=1e-4, atol=1e-5)
-    chex.assert_trees_all_equal(s1.extra["env"]["obs"], s8.extra["env"]["obs"])  # the same actions were taken
-    chex.assert_trees_all_close(s1.extra["obs_norm"], s8.extra["obs_norm"], rtol=1e-5)
-    chex.assert_trees_all_close(m1, m8, rtol=1e-4, atol=1e-5)
-    # the environment batch really is split over the 8 devices
-    state = exp.init_state(jax.random.PRNGKey(0), {})
-    placed = sh.place_state(state, sh.make_mesh(jax.devices()), exp.state_partition(state))
-    assert {s.data.shape for s in placed.extra["env"]["obs"].addressable_shards} == {(1, 4)}
-
-
-def test_a_killed_gail_run_resumes_bit_exactly(demos, tmp_path):
-    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-    loop.train_and_evaluate(tiny_config("gail", "ppo", demos[0]), straight)
-    loop.train_and_evaluate(tiny_config("gail", "ppo", demos[0], num_train_steps=3), resumed)   # "killed" at 3
-    result = loop.train_and_evaluate(tiny_config("gail", "ppo", demos[0]), resumed)
-    a, b = read_metrics(straight), read_metrics(resumed)
-    assert a == b
-    assert {"disc_loss", "disc_accuracy", "surrogate_reward", "return", "episodes"} <= set(a[-2])
-    assert set(result) >= {"returns/return_mean", "returns/return_std"}
-
-
 def test_discriminator_steps_separate_expert_from_policy_pairs(demos):
     """Adam steps of D on expert pairs vs pairs from elsewhere (states shifted by +1) raise its accuracy above
     chance, and the surrogate reward -log(1 - D) is then larger on the expert's pairs."""
     c = tiny_config("gail", "ppo", demos[0])
-    c.model.update(dict(disc_steps=40, disc_lr=1e-2))
+    c.model.update({"disc_steps": 40, "disc_lr": 1e-2})
     exp = imitation.ImitationExperiment(c, None)
     state = exp.init_state(jax.random.PRNGKey(0), {})
     d = state.extra["demos"]
@@ -117,7 +60,7 @@ def test_discriminator_steps_separate_expert_from_policy_pairs(demos):
 
 def test_behavioural_cloning_fits_the_expert_actions(demos):
     c = tiny_config("bc", demos=demos[0], num_train_steps=1)
-    c.model.update(dict(policy_lr=1e-2, bc_batch_size=128, num_trajectories=3))
+    c.model.update({"policy_lr": 1e-2, "bc_batch_size": 128, "num_trajectories": 3})
     exp = imitation.ImitationExperiment(c, None)
     state = exp.init_state(jax.random.PRNGKey(0), {})
     step = jax.jit(exp.train_step)
