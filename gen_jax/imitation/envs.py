@@ -14,7 +14,8 @@ Back-ends:
   * gymnax (Lange 2022; the extra `gen_jax[rl]`, pinned `gymnax==1.0.1` in requirements.txt): the classic-control
     tasks CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1 (and any other gymnax name),
     `make_env('CartPole-v1')`;
-  * brax (optional extra `gen_jax[brax]`, `brax==0.14.2`): `make_env('brax:hopper')` etc. It is not installed
+  * brax (optional extra `gen_jax[brax]`, `brax==0.14.2`): `make_env('brax:hopper')`, or with a physics pipeline
+    'brax:hopper@spring' (brax's backends: generalized, positional, spring, mjx). It is not installed
     by default; asking for a brax task without it raises an ImportError naming the extra.
 
 `rollout` runs a policy on a batch of environments: `lax.scan` over time, `vmap` over environments; it is
@@ -105,13 +106,13 @@ def _gymnax_env(name: str) -> Env:
 
 
 def _brax_env(name: str, max_steps: int = 1000) -> Env:
-    task = name.split(":", 1)[1]
+    task, _, backend = name.split(":", 1)[1].partition("@")
     try:
         from brax import envs as brax_envs
     except ImportError as e:
         raise ImportError(f"environment {name!r} needs brax, the optional extra 'brax' of gen_jax "
                           f"(pip install 'gen_jax[brax]', i.e. brax==0.14.2); it is not installed") from e
-    env = brax_envs.get_environment(task)
+    env = brax_envs.get_environment(task, **({"backend": backend} if backend else {}))
 
     def reset(key):
         s = env.reset(key)
@@ -136,7 +137,7 @@ def _brax_env(name: str, max_steps: int = 1000) -> Env:
 
 
 def make_env(name: str) -> Env:
-    """The environment `name`: a gymnax name ('CartPole-v1') or 'brax:<task>' (needs the 'brax' extra)."""
+    """The environment `name`: a gymnax name ('CartPole-v1') or 'brax:<task>[@backend]' (the 'brax' extra)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"config.model.env must name an environment, got {name!r}; e.g. {CLASSIC_CONTROL}")
     if name.startswith("brax:"):
