@@ -140,10 +140,12 @@ def run_task(task, root):
 
 
 def _table(r):
-    lines = [(f"{r['task']}: expert {r['expert']['stochastic']:.1f} (deterministic {r['expert']['deterministic']:.1f}), "
-             f"random {r['random']['stochastic']:.1f}; returns of the stochastic policy, {FLAGS.eval_episodes} "
-             f"episodes, normalised (random 0, expert 1) in brackets"),
-             "", "| trajectories | BC return | BC normalised | GAIL return | GAIL normalised |", "|---|---|---|---|---|"]
+    e = r["expert"]
+    lines = [(f"{r['task']}: expert {e['stochastic']:.1f} (deterministic {e['deterministic']:.1f}), random "
+              f"{r['random']['stochastic']:.1f}; mean returns of the stochastic policy over {FLAGS.eval_episodes} "
+              f"episodes, normalised: random 0, expert 1"),
+             "", "| trajectories | BC return | BC normalised | GAIL return | GAIL normalised |",
+             "|---|---|---|---|---|"]
     for n in FLAGS.trajectories:
         b, g = r["runs"][f"bc_{n}"], r["runs"][f"gail_{n}"]
         lines.append(f"| {n} | {b['stochastic']:.1f} | {b['normalised']:.2f} | {g['stochastic']:.1f} | "

@@ -29,7 +29,8 @@ def get_config():
     c.model = ml_collections.ConfigDict({
         "env": "CartPole-v1", "algo": "rl", "learner": "ppo", "num_envs": 8, "rollout_steps": 128,
         "gamma": 0.99, "lam": 0.95, "policy_features": (64, 64), "value_features": (64, 64), "init_log_std": 0.0,
-        "policy_lr": 2.5e-3, "value_lr": 2.5e-3, "max_grad_norm": 0.5, "ppo_epochs": 4, "num_minibatches": 4, "clip_eps": 0.2,
+        "policy_lr": 2.5e-3, "value_lr": 2.5e-3, "max_grad_norm": 0.5, "ppo_epochs": 4, "num_minibatches": 4,
+        "clip_eps": 0.2,
         "entropy_coef": 0.01, "normalize_obs": True, "normalize_advantages": True,
         "max_kl": 0.01, "cg_iters": 10, "cg_damping": 0.1, "value_epochs": 5,
         "demos": "", "demos_split": "train", "num_trajectories": 0, "disc_features": (100, 100), "disc_lr": 3e-4,
