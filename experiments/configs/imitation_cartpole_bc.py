@@ -6,6 +6,7 @@ Command:
         --config.model.demos=npz:/tmp/gen_jax/imitation/CartPole-v1/demos.npz --config.model.num_trajectories=4
 
 The same policy network as the expert's and GAIL's; observations normalised by the demonstrations' statistics.
+Measured: return 500.0 (normalised 1.00) from 1, 4, 7 and 10 CartPole trajectories, 29-54 s per run.
 """
 from experiments.configs import imitation_cartpole_expert
 

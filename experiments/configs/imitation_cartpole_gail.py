@@ -9,7 +9,10 @@ The discriminator (two hidden layers of 100, the GAN family's MLPDiscriminator) 
 train step on expert vs policy pairs; the policy is then stepped by PPO on -log(1 - D(s, a)) (the paper's
 -log D with its D = 1 - ours; --config.model.reward=logit for log D - log(1 - D)) with the causal entropy
 lambda H(pi) as PPO's entropy bonus (entropy_coef = lambda). TRPO as in the paper: --config.model.learner=trpo.
-The pipeline (experiments/imitation_pipeline.py) runs it at 1, 4, 7 and 10 trajectories.
+The pipeline (experiments/imitation_pipeline.py) runs it at 1, 4, 7 and 10 trajectories (200 steps on CartPole).
+Measured: return 500.0 (normalised 1.00) from 1, 4, 7 and 10 CartPole trajectories, 77-129 s per run; with TRPO
+(--config.model.learner=trpo --config.model.num_envs=16 --config.model.rollout_steps=320
+--config.num_train_steps=100) 500.0 from 1 trajectory in 102 s.
 """
 from experiments.configs import imitation_cartpole_expert
 
