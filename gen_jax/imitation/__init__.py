@@ -1,0 +1,1 @@
+"""Imitation learning: GAIL (Ho & Ermon 2016), behavioural cloning, and the PPO/TRPO expert, on JAX envs."""
