@@ -14,6 +14,19 @@
   3. the anomaly score A(x) = L(z_Gamma), the loss after the last step (Eq. 10).
 The `anomaly_auc` evaluator (registered here) scores a split and reports the ROC AUC of normal class vs the
 others, beside PCA / KDE / GMM baselines fitted on the same normal training images (`gen_jax.ganzoo.anomaly`).
+
+**CoGAN** (`config.experiment = "cogan"`; Liu & Tuzel 2016, Algorithm 1): two DCGAN generators of the GAN
+family, G1 and G2, whose first layers are ONE parameter subtree (`params['generator']['shared']`; the last
+`model.g_private_layers` layers are each generator's own), and two DCGAN discriminators whose last layers are
+one subtree (the first `model.d_private_layers` are private), see `models.split_shared`. Per step, on
+unpaired batches of the two domains (loaders 'A' and 'B' of `config.inputs`, features `model.feature_a` /
+`model.feature_b`), with ONE latent batch z for both generators:
+    D <- D - Adam(grad [ mean L_D(D1(a), D1(G1(z))) + mean L_D(D2(b), D2(G2(z))) ])
+    G <- G - Adam(grad [ mean L_G(D1(G1(z))) + mean L_G(D2(G2(z))) ])
+(the GAN family's `discriminator_loss` / `generator_loss` of each domain, any of its losses and penalties);
+because the shared arrays enter both players, their gradient is the sum of the two players' gradients.
+Batch-norm statistics stay per player (they are not weights). The `pair_consistency` evaluator (registered
+here) scores generated pairs (G1(z), G2(z)) by the known transform between the domains (`ganzoo.pairs`).
 """
 from __future__ import annotations
 
@@ -23,10 +36,18 @@ import numpy as np
 import optax
 
 from gen_jax.core.evaluators import Evaluator, register_evaluator
-from gen_jax.core.experiment import register
-from gen_jax.gan.steps import GANExperiment
+from gen_jax.core.experiment import Experiment, register
+from gen_jax.core.optim import make_optimizer
+from gen_jax.core.state import TrainState
+from gen_jax.gan.steps import GAN, GANExperiment
 from gen_jax.ganzoo import losses
-from gen_jax.ganzoo.models import discriminator_features
+from gen_jax.ganzoo.models import (
+    couple,
+    discriminator_features,
+    player_params,
+    split_shared,
+)
+from gen_jax.nn.latent import fixed_latents
 
 SEARCH_OPTIMIZERS = ("adam", "sgd")
 
@@ -217,3 +238,189 @@ class AnomalyAUC(Evaluator):
                                            int(self.settings.get("gmm_components", 5)), seed=self.seed)
             out.update({f"auc_{k}": anomaly.roc_auc(v, is_anomaly) for k, v in base.items()})
         return out.items()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CoGAN
+# ----------------------------------------------------------------------------------------------------------
+
+PLAYERS = ("p1", "p2")
+
+
+@register("cogan")
+class CoGANExperiment(Experiment):
+    """Coupled GANs on two unpaired domains (see the module docstring).
+
+    config.inputs: {'A': {dataset, split, ...}, 'B': {...}}; config.model: the GAN family's keys (arch 'dcgan',
+    loss, penalty, latent_dim, g_features, d_features, d_norm) plus feature_a, feature_b, g_private_layers,
+    d_private_layers.
+    """
+
+    def __init__(self, config, info):
+        super().__init__(config, info)
+        m = config.model
+        names = set(self.inputs())
+        if names != {"A", "B"}:
+            raise ValueError(f"cogan trains on two unpaired domains: config.inputs must name loaders 'A' and 'B', "
+                             f"got {sorted(names)}")
+        if m.get("arch", "dcgan") != "dcgan" or m.get("conditional", False) or m.get("spectral_norm", False):
+            raise ValueError("cogan shares layers of the GAN family's unconditional DCGAN players: set "
+                             "model.arch='dcgan', conditional=False, spectral_norm=False")
+        if int(m.get("d_steps", 1)) != 1 or int(m.get("pack", 1)) != 1:
+            raise ValueError("cogan alternates one D and one G update (model.d_steps=1, model.pack=1)")
+        self.features = {"A": m.get("feature_a", "x"), "B": m.get("feature_b", "x")}
+        self.gans = {}
+        for player, domain in zip(PLAYERS, "AB"):
+            di = self.input_info(domain)
+            feat = self.features[domain]
+            if feat not in di.features:
+                raise ValueError(f"model.feature_{domain.lower()}={feat!r} is not a feature of {di.name!r} "
+                                 f"({', '.join(di.features)})")
+            f = di.features[feat]
+            self.gans[player] = GAN(m, tuple(f.shape), f.num_levels, 0)
+        sa, sb = (self.gans[p].data_shape for p in PLAYERS)
+        if sa[:2] != sb[:2]:
+            raise ValueError(f"cogan: the two domains need the same image size to share layers, got {sa} and {sb}")
+        self.g_private = int(m.get("g_private_layers", 1))
+        self.d_private = int(m.get("d_private_layers", 1))
+        self.latent_dim = self.gans["p1"].latent_dim
+        self._visualize = jax.jit(self._grids)
+
+    # -- state --------------------------------------------------------------------------------------------
+    def init_state(self, rng, batch):
+        keys = jax.random.split(rng, 2)
+        inits = {p: self.gans[p].init(k) for p, k in zip(PLAYERS, keys)}
+        params, model_state = {}, {}
+        for player, private in (("generator", self.g_private), ("discriminator", self.d_private)):
+            p1, p2 = inits["p1"][0][player], inits["p2"][0][player]
+            shared, _ = split_shared(p1, player, private)
+            params[player] = couple(p1, p2, shared)
+            model_state[player] = {p: inits[p][1][player] for p in PLAYERS}
+        g_tx = make_optimizer(self.config.optim)
+        d_tx = make_optimizer(self.config.d_optim) if self.config.get("d_optim") else make_optimizer(self.config.optim)
+        return TrainState.create(params=params, tx={"generator": g_tx, "discriminator": d_tx}, rng=rng,
+                                 model_state=model_state, ema_decay=self.config.get("ema_decay") or None)
+
+    # -- the coupled losses -------------------------------------------------------------------------------
+    def discriminator_loss(self, d_params, d_state, reals, fakes, rng):
+        """Sum over the two domains of the GAN family's D loss; d_params is the coupled dict."""
+        total, new_state, metrics = 0.0, {}, {}
+        for i, p in enumerate(PLAYERS):
+            loss, (st, m) = self.gans[p].discriminator_loss(player_params(d_params, p), d_state[p], reals[p],
+                                                            fakes[p], None, jax.random.fold_in(rng, i))
+            total = total + loss
+            new_state[p] = st
+            metrics.update({f"{k}_{p}": v for k, v in m.items()})
+        return total, (new_state, metrics)
+
+    def generator_loss(self, g_params, g_state, d_params, d_state, z):
+        """Sum over the two domains of the GAN family's G loss, both generators fed the same z."""
+        total, new_state, metrics = 0.0, {}, {}
+        for p in PLAYERS:
+            loss, st = self.gans[p].generator_loss(player_params(g_params, p), g_state[p],
+                                                   player_params(d_params, p), d_state[p], z, None)
+            total = total + loss
+            new_state[p] = st
+            metrics[f"g_loss_{p}"] = loss
+        return total, (new_state, metrics)
+
+    def generate_pair(self, params, g_state, z, train=False):
+        """(G1(z), G2(z)) in each domain's generator space, and the generators' updated collections."""
+        out, st = {}, {}
+        for p in PLAYERS:
+            out[p], st[p] = self.gans[p].generate(player_params(params, p), g_state[p], z, None, train=train)
+        return out, st
+
+    def train_step(self, state, batch, rng):
+        reals = {p: self.gans[p].preprocess(batch[d][self.features[d]]) for p, d in zip(PLAYERS, "AB")}
+        b = reals["p1"].shape[0]
+        if reals["p2"].shape[0] != b:
+            raise ValueError(f"cogan: loaders 'A' and 'B' must have one batch size, got {b} and "
+                             f"{reals['p2'].shape[0]}")
+        kz, kp, kg = jax.random.split(rng, 3)
+        fakes, _ = self.generate_pair(state.params["generator"], state.model_state["generator"],
+                                      self.gans["p1"].sample_latent(kz, b), train=True)
+        fakes = jax.lax.stop_gradient(fakes)
+        d_grads, (d_state, d_metrics) = jax.grad(self.discriminator_loss, has_aux=True)(
+            state.params["discriminator"], state.model_state["discriminator"], reals, fakes, kp)
+        state = state.apply_gradients(d_grads, player="discriminator", model_state=d_state)
+        z = self.gans["p1"].sample_latent(kg, b)
+        (g_loss, (g_state, g_metrics)), g_grads = jax.value_and_grad(self.generator_loss, has_aux=True)(
+            state.params["generator"], state.model_state["generator"], state.params["discriminator"],
+            state.model_state["discriminator"], z)
+        state = state.apply_gradients(g_grads, player="generator", model_state=g_state)
+        return state, dict(d_metrics, **g_metrics, g_loss=g_loss, d_grad_norm=optax.global_norm(d_grads),
+                           g_grad_norm=optax.global_norm(g_grads))
+
+    # -- sampling -----------------------------------------------------------------------------------------
+    def sample_pairs(self, state, rng, num: int):
+        """num pairs (G1(z), G2(z)) from z ~ N(0, I), images in [0, 1] (EMA generators when kept)."""
+        z = self.gans["p1"].sample_latent(rng, int(num))
+        out, _ = self.generate_pair(state.eval_params()["generator"], state.model_state["generator"], z)
+        return tuple(self.gans[p].to_images01(out[p]) for p in PLAYERS)
+
+    def sample(self, state, rng, num, labels=None, domain: str = "A"):
+        """Samples of one domain ('A' or 'B', via the samples evaluator's sample_kwargs), images in [0, 1]."""
+        if domain not in ("A", "B"):
+            raise ValueError(f"cogan samples domain 'A' or 'B', got {domain!r}")
+        return self.sample_pairs(state, rng, num)[0 if domain == "A" else 1]
+
+    def _grids(self, state):
+        """64 fixed latents: rows alternate G1 and G2 on the same 8 latents (a pair is one column of 2 rows)."""
+        z = fixed_latents(self.config.seed, 32, self.latent_dim)
+        out, _ = self.generate_pair(state.eval_params()["generator"], state.model_state["generator"], z)
+        a, b = (self.gans[p].to_images01(out[p]) for p in PLAYERS)
+        if a.shape[-1] != b.shape[-1]:
+            a, b = (jnp.broadcast_to(v, v.shape[:-1] + (3,)) if v.shape[-1] == 1 else v for v in (a, b))
+        rows = jnp.stack([a.reshape((4, 8) + a.shape[1:]), b.reshape((4, 8) + b.shape[1:])], 1)
+        return {"pairs": rows.reshape((64,) + a.shape[1:])}
+
+    def visualize(self, state, rng):
+        return self._visualize(state)
+
+
+@register_evaluator("pair_consistency")
+class PairConsistency(Evaluator):
+    """Pixel agreement and pair consistency of num_pairs generated pairs (`gen_jax.ganzoo.pairs`).
+
+    Settings: num_pairs (1000), batch_size, transform ('invert' | 'edges'), pixel_tol (0.1), pair_threshold
+    (0.9). Pairs come from fixed keys fold_in(PRNGKey(seed), chunk)."""
+
+    needs_dataset = False
+
+    def known_settings(self):
+        return ("num_pairs", "batch_size", "transform", "pixel_tol", "pair_threshold")
+
+    def __init__(self, prefix, settings, trainer):
+        super().__init__(prefix, settings, trainer)
+        from gen_jax.ganzoo.pairs import TRANSFORMS
+
+        self.transform = self.settings.get("transform", "invert")
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"config.evals.{prefix}.transform must be one of {TRANSFORMS}, got {self.transform!r}")
+        self.num_pairs = int(self.settings.get("num_pairs", 1000))
+        self.batch_size = int(self.settings.get("batch_size", 0) or self.config.eval_batch_size)
+        self._compiled = None
+
+    def check(self):
+        pass
+
+    def run(self, state, step):
+        from gen_jax.ganzoo.pairs import pair_metrics
+
+        exp = self.trainer.experiment
+        if not hasattr(exp, "sample_pairs"):
+            raise ValueError(f"evaluator {self.prefix!r} (pair_consistency) needs an experiment with `sample_pairs` "
+                             f"(e.g. 'cogan'), got {type(exp).__name__}")
+        if self._compiled is None:
+            self._compiled = jax.jit(exp.sample_pairs, static_argnums=2)
+        key = jax.random.PRNGKey(self.seed)
+        a, b = [], []
+        for i, start in enumerate(range(0, self.num_pairs, self.batch_size)):
+            pa, pb = jax.device_get(self._compiled(state, jax.random.fold_in(key, i), self.batch_size))
+            m = min(self.batch_size, self.num_pairs - start)
+            a.append(np.asarray(pa)[:m])
+            b.append(np.asarray(pb)[:m])
+        return pair_metrics(np.concatenate(a), np.concatenate(b), self.transform,
+                            float(self.settings.get("pixel_tol", 0.1)),
+                            float(self.settings.get("pair_threshold", 0.9))).items()
