@@ -4,7 +4,7 @@
   1. training: the GAN family's two-player DCGAN step (`gen_jax.gan.steps.GAN.train_step`, unchanged) on
      NORMAL data only: examples of class `config.model.normal_class`. The loader serves every class; each
      batch is rebuilt from its normal examples (cycled in order, `normal_only`) so that D never sees an
-     anomaly and the batch keeps its static size;
+     anomaly and the batch keeps its static size (a batch with no normal example updates nothing);
   2. per query x, a gradient search in latent space (`latent_search`): z_0 ~ N(0, I) from the query's key,
      then `model.search_steps` steps of Adam (or SGD) on z minimising
          L(z) = (1 - lambda) sum |x - G(z)| + lambda sum |f_D(x) - f_D(G(z))|        (paper Eqs. 3, 5, 6)
@@ -137,8 +137,10 @@ class AnoGANExperiment(GANExperiment):
 
     def train_step(self, state, batch, rng):
         normal, n = normal_only(batch, self.normal_class)
-        state, metrics = self.gan.train_step(state, normal, rng)
-        return state, dict(metrics, normal_per_batch=n.astype(jnp.float32))
+        new, metrics = self.gan.train_step(state, normal, rng)
+        # a batch without a normal example (rare for batches >= 64 of 10 classes) updates nothing
+        new = jax.tree.map(lambda a, b: jnp.where(n > 0, a, b), new, state)
+        return new, dict(metrics, normal_per_batch=n.astype(jnp.float32))
 
     def search_functions(self, state, use_ema=True):
         """(generate: z [L] -> G(z), features: image -> f_D(image)), both in inference mode."""

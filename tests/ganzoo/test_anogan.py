@@ -157,6 +157,12 @@ def test_train_step_same_on_8_devices_as_on_1():
         results.append(jax.device_get((state.params, state.model_state, metrics)))
     chex.assert_trees_all_close(results[0], results[1], rtol=2e-4, atol=2e-5)
     assert results[0][2]["normal_per_batch"] == float(np.sum(batches[1]["label"] == 3))
+    # a batch without any normal example leaves the players as they were
+    state = exp.init_state(jax.random.PRNGKey(0), batches[0])
+    no_normal = dict(batches[0], label=np.where(batches[0]["label"] == 3, 4, batches[0]["label"]))
+    new, metrics = jax.jit(exp.train_step)(state, no_normal, jax.random.PRNGKey(1))
+    assert float(metrics["normal_per_batch"]) == 0.0
+    chex.assert_trees_all_equal(new.params, state.params)
 
 
 def test_resume_is_exact_and_the_evaluator_runs(tmp_path):
