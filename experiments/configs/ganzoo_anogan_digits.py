@@ -11,7 +11,10 @@ fitted on the same 143 normal training digits.
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_anogan_digits.py \
         --workdir=/tmp/gen_jax/ganzoo_anogan_digits
-Result (RESULT_PLACEHOLDER)
+Result (seed 0, 2,000 steps, 12 min on a loaded 2-core CPU): ROC AUC 1.000 for the AnoGAN score, and 1.000
+for each of its two terms and for PCA, KDE and GMM; 0.995 for the loss at the random z_0 (no search). Mean
+scores 9.65 (normal) vs 43.99 (anomalous). On the 8x8 digits class 0 is separable by every detector: this
+shows the pipeline works, not which detector is better (see ganzoo_anogan_mnist5k.py).
 """
 import ml_collections
 

@@ -11,7 +11,9 @@ same for mismatched pairs (chance level).
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_cogan_inverted.py \
         --workdir=/tmp/gen_jax/ganzoo_cogan_inverted
-Result (RESULT_PLACEHOLDER)
+Result (seed 0, 1,500 steps, 4 min on a loaded 2-core CPU): pixel agreement 0.937, pairs >= 90% agreement
+0.996; mismatched pairs (chance) 0.745 and 0.000. The digits are still poorly formed at this budget, but each
+G2(z) is visibly the negative of G1(z) (samples/pairs_*.png: rows alternate G1 and G2 on the same latents).
 """
 import ml_collections
 
