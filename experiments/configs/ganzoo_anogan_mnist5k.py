@@ -14,35 +14,21 @@ Command:
         --workdir=/tmp/gen_jax/ganzoo_anogan_mnist5k
 Result (RESULT_PLACEHOLDER)
 """
-import ml_collections
-
-from gen_jax.core.config import base_config
+from experiments.configs import ganzoo_anogan_digits
 
 
 def get_config():
-    c = base_config()
-    c.experiment = "anogan"
+    c = ganzoo_anogan_digits.get_config()
     c.dataset = "mnist5k"
     c.batch_size = 64           # about 6 normal digits per batch
     c.eval_batch_size = 100
     c.num_train_steps = 1500
-    c.log_every = 200
     c.eval_every = 1500
     c.sample_every = 500
     c.checkpoint_every = 500
-    c.num_samples = 64
-    c.optim.learning_rate = 2e-4
-    c.optim.b1 = 0.5
-    c.optim.b2 = 0.999
-    c.ema_decay = 0.0
-    c.model = ml_collections.ConfigDict(dict(
-        arch="dcgan", loss="nonsaturating", penalty="default", d_steps=1, pack=1, latent_dim=32,
-        g_features=16, d_features=16, d_norm="batch", spectral_norm=False, conditional=False,
-        conditioning="onehot", d_conditioning="onehot", embed_dim=16,
-        normal_class=0, search_steps=100, search_lr=0.05, search_lambda=0.1, search_optimizer="adam"))
-    c.evals = ml_collections.ConfigDict({
-        "test": dict(kind="split_mean"),
-        "anomaly": dict(kind="anomaly_auc", every=-1, batch_size=100, baselines=True, pca_components=16,
-                        gmm_components=5),
-    })
+    c.model.latent_dim = 32
+    c.model.g_features = 16
+    c.model.d_features = 16
+    c.model.search_steps = 100
+    c.evals.anomaly.batch_size = 100
     return c
