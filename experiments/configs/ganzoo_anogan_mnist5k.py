@@ -12,7 +12,10 @@ digits per batch), widths 16.
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_anogan_mnist5k.py \
         --workdir=/tmp/gen_jax/ganzoo_anogan_mnist5k
-Result (RESULT_PLACEHOLDER)
+Result (seed 0; about 10 min of training and 15 of evaluation on a loaded 2-core CPU): ROC AUC 0.916 for the
+AnoGAN score (residual term alone 0.930, feature term alone 0.840, loss at z_0 without search 0.824), against
+PCA 0.992, KDE 0.989, GMM 0.986 on the same split (100 normal, 900 anomalous test digits): at this budget
+AnoGAN ranks below the classical baselines.
 """
 from experiments.configs import ganzoo_anogan_digits
 
