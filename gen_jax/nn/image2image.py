@@ -24,8 +24,6 @@ is a pure function of its parameters and one image.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -159,7 +157,7 @@ class ResnetGenerator(nn.Module):
         return jnp.tanh(h)
 
 
-def patchgan_layers(num_layers: int) -> List[Tuple[int, int]]:
+def patchgan_layers(num_layers: int) -> list[tuple[int, int]]:
     """(kernel, stride) of each convolution of the PatchGAN with `num_layers` stride-2 convolutions."""
     if num_layers < 0:
         raise ValueError(f"PatchGAN num_layers must be >= 0, got {num_layers}")
