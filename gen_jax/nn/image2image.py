@@ -20,7 +20,8 @@ and the PatchGAN discriminator, with the helper that computes a PatchGAN's recep
 
 Norms: 'instance' (the paper's batch norm at batch size 1 with test-batch statistics, which is instance norm,
 as the paper notes; CycleGAN's instance norm) or 'none'. No running statistics are kept, so every layer here
-is a pure function of its parameters and one image.
+is a pure function of its parameters and one image. A convolution followed by a norm has no bias (the norm
+removes it: its gradient is rounding noise, which Adam would amplify to full-size steps).
 """
 from __future__ import annotations
 
@@ -90,14 +91,16 @@ class UNetGenerator(nn.Module):
         for i in range(n):
             if i > 0:
                 h = nn.leaky_relu(h, 0.2)
-            h = nn.Conv(widths[i], name=f"down{i}", **down)(h)
-            if 0 < i < n - 1:
+            normed = 0 < i < n - 1 and self.norm != "none"
+            h = nn.Conv(widths[i], use_bias=not normed, name=f"down{i}", **down)(h)
+            if normed:
                 h = _norm(h, self.norm, name=f"down_norm{i}")
             enc.append(h)
         d = enc[-1] * 0.0 if self.cut_bottleneck else enc[-1]
         for j, i in enumerate(reversed(range(n))):     # j: decoder layer index from the innermost
             ch = widths[i - 1] if i > 0 else self.out_channels
-            h = nn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME", name=f"up{i}")(nn.relu(d))
+            h = nn.ConvTranspose(ch, (4, 4), strides=(2, 2), padding="SAME", use_bias=i == 0 or self.norm == "none",
+                                 name=f"up{i}")(nn.relu(d))
             if i == 0:
                 out = jnp.tanh(h)
                 break
@@ -117,10 +120,10 @@ class ResidualBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        c = x.shape[-1]
-        h = nn.Conv(c, (3, 3), padding="VALID")(reflect_pad(x, 1))
+        c, bias = x.shape[-1], self.norm == "none"
+        h = nn.Conv(c, (3, 3), padding="VALID", use_bias=bias)(reflect_pad(x, 1))
         h = nn.relu(_norm(h, self.norm))
-        h = nn.Conv(c, (3, 3), padding="VALID")(reflect_pad(h, 1))
+        h = nn.Conv(c, (3, 3), padding="VALID", use_bias=bias)(reflect_pad(h, 1))
         return x + _norm(h, self.norm)
 
 
@@ -142,16 +145,18 @@ class ResnetGenerator(nn.Module):
         if x.shape[1] % m or x.shape[2] % m:
             raise ValueError(f"ResnetGenerator: image size {x.shape[1:3]} is not a multiple of 2^num_downsamples"
                              f"={m}")
-        h = nn.Conv(self.features, (7, 7), padding="VALID", name="c7s1_in")(reflect_pad(x, 3))
+        bias = self.norm == "none"
+        h = nn.Conv(self.features, (7, 7), padding="VALID", use_bias=bias, name="c7s1_in")(reflect_pad(x, 3))
         h = nn.relu(_norm(h, self.norm))
         for i in range(self.num_downsamples):
             h = nn.Conv(self.features * 2 ** (i + 1), (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
-                        name=f"d{i}")(h)
+                        use_bias=bias, name=f"d{i}")(h)
             h = nn.relu(_norm(h, self.norm))
         for b in range(self.num_blocks):
             h = ResidualBlock(self.norm, name=f"R{b}")(h)
         for i in reversed(range(self.num_downsamples)):
-            h = nn.ConvTranspose(self.features * 2 ** i, (3, 3), strides=(2, 2), padding="SAME", name=f"u{i}")(h)
+            h = nn.ConvTranspose(self.features * 2 ** i, (3, 3), strides=(2, 2), padding="SAME", use_bias=bias,
+                                 name=f"u{i}")(h)
             h = nn.relu(_norm(h, self.norm))
         h = nn.Conv(self.out_channels, (7, 7), padding="VALID", name="c7s1_out")(reflect_pad(h, 3))
         return jnp.tanh(h)
@@ -207,10 +212,12 @@ class PatchDiscriminator(nn.Module):
         for i, (k, s) in enumerate(layers):
             last = i == len(layers) - 1
             ch = 1 if last else min(self.features * 2 ** i, self.max_features)
-            h = nn.Conv(ch, (k, k), strides=(s, s), padding=((pad, pad), (pad, pad)), name=f"conv{i}")(h)
+            normed = 0 < i and not last and self.norm != "none"
+            h = nn.Conv(ch, (k, k), strides=(s, s), padding=((pad, pad), (pad, pad)), use_bias=not normed,
+                        name=f"conv{i}")(h)
             if last:
                 break
-            if i > 0:
+            if normed:
                 h = _norm(h, self.norm, name=f"norm{i}")
             h = nn.leaky_relu(h, 0.2)
         if h.shape[1] < 1 or h.shape[2] < 1:

@@ -424,11 +424,43 @@ class DiscoGAN(CycleGAN):
 
 # -- the translation evaluator --------------------------------------------------------------------------------
 
+def classifier_cache_dir():
+    """Where trained scoring classifiers are kept: $GEN_JAX_CACHE/classifiers (default ~/.cache/gen_jax)."""
+    import os
+
+    return os.path.join(os.environ.get("GEN_JAX_CACHE", os.path.expanduser("~/.cache/gen_jax")), "classifiers")
+
+
 @functools.lru_cache(maxsize=8)
 def _classifier(dataset, data_dir):
-    from gen_jax.metrics.classifier import trained_classifier
+    """`gen_jax.metrics.classifier.trained_classifier(dataset)` (a CNN on the real train images, seed 0),
+    trained once per machine: its training is deterministic, so the parameters are stored under
+    `classifier_cache_dir()`, keyed by the dataset's name, version and split sizes, and reloaded by later runs
+    (training it takes minutes of CPU that every translation run would otherwise repeat)."""
+    import os
 
-    return trained_classifier(dataset, data_dir=data_dir)
+    import flax.serialization
+
+    from gen_jax import data as data_lib
+    from gen_jax.metrics import classifier as clf_lib
+
+    info = data_lib.dataset_info(dataset, data_dir=data_dir)
+    tag = "-".join([dataset.replace("/", "_"), str(info.version)] + [f"{k}{v}" for k, v in sorted(info.splits.items())])
+    path = os.path.join(classifier_cache_dir(), f"cnn-seed0-{tag}.msgpack")
+    if os.path.exists(path):
+        feature = info.features["x"]
+        module = clf_lib._CNN(info.features["label"].num_classes)
+        template = module.init(jax.random.PRNGKey(0), jnp.zeros((1,) + tuple(feature.shape)))["params"]
+        with open(path, "rb") as f:
+            params = flax.serialization.from_bytes(template, f.read())
+        return clf_lib.ImageClassifier(module, params, feature.shape, module.num_classes, data_dir)
+    clf = clf_lib.trained_classifier(dataset, data_dir=data_dir)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(flax.serialization.to_bytes(clf.params))
+    os.replace(tmp, path)
+    return clf
 
 
 @register_evaluator("translation")

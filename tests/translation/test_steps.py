@@ -17,7 +17,7 @@ from gen_jax.core import steps as steps_lib
 from gen_jax.core.config import base_config
 from gen_jax.translation import steps as tr
 
-G_UNET = dict(arch="unet", features=4, num_downs=5, max_features=8, dropout=0.5, num_dropout=2)
+G_UNET = dict(arch="unet", features=4, num_downs=2, max_features=8, dropout=0.5, num_dropout=1)
 G_RESNET = dict(arch="resnet", features=4, num_blocks=1)
 G_ED = dict(arch="encoder_decoder", features=4, num_downs=2)
 D_SMALL = dict(receptive_field=16, features=4, max_features=8)
@@ -27,7 +27,7 @@ def pix2pix_config(**model):
     c = base_config()
     c.experiment = "pix2pix"
     c.dataset = "edges2digits"
-    c.optim.learning_rate, c.optim.b1 = 2e-4, 0.5
+    c.optim.learning_rate, c.optim.b1, c.optim.eps = 2e-4, 0.5, 1e-4
     m = dict(source="edges", target="x", l1_weight=100.0, gan_weight=1.0, generator=G_UNET,
              discriminator=D_SMALL)
     m.update(model)
@@ -41,7 +41,7 @@ def two_domain_config(experiment="cyclegan", generator=G_RESNET, **model):
     c.dataset = "mnist5k"
     c.inputs = ml_collections.ConfigDict({"A": dict(dataset="mnist5k", split="train[:64]"),
                                           "B": dict(dataset="mnist5k_inverted", split="train[64:128]")})
-    c.optim.learning_rate, c.optim.b1 = 2e-4, 0.5
+    c.optim.learning_rate, c.optim.b1, c.optim.eps = 2e-4, 0.5, 1e-4
     m = dict(generator=generator, discriminator=D_SMALL)
     if experiment == "cyclegan":
         m.update(cycle_weight=10.0, identity_weight=0.5, pool_size=4)
@@ -62,10 +62,13 @@ def unpaired_batches(n, b=8, seed=0):
 
 
 def _same_on_8_devices_as_on_1(exp, batches):
+    """(Adam's eps is raised to 1e-4 in these configs: a gradient entry at rounding level, whose value depends on
+    the reduction order, would otherwise become a full-size step of either sign.)"""
     assert len(jax.devices()) == 8
     one = steps_lib.run_train_steps(exp, batches, devices=jax.devices()[:1])
     eight = steps_lib.run_train_steps(exp, batches, devices=jax.devices())
-    chex.assert_trees_all_close(one, eight, rtol=2e-4, atol=2e-5)
+    arrays = lambda r: (r[0].params, r[0].opt_state, r[0].extra, r[1])   # tx (static) holds functions
+    chex.assert_trees_all_close(arrays(one), arrays(eight), rtol=2e-4, atol=2e-5)
     return eight
 
 
@@ -79,8 +82,8 @@ def test_pix2pix_step_same_on_8_devices_as_on_1():
 def test_cyclegan_step_with_its_pools_same_on_8_devices_as_on_1():
     c = two_domain_config()
     exp = tr.CycleGAN(c, data_lib.dataset_info("mnist5k"))
-    state, metrics = _same_on_8_devices_as_on_1(exp, unpaired_batches(3))
-    # pools of 4: filled by the first batch of 8, then sampled from
+    state, metrics = _same_on_8_devices_as_on_1(exp, unpaired_batches(2))
+    # pools of 4: filled by the first batch of 8, then sampled from by the second
     assert int(state.extra["pool_A"]["count"]) == 4 and int(state.extra["pool_B"]["count"]) == 4
     assert float(jnp.abs(state.extra["pool_B"]["images"]).sum()) > 0
     assert {"cycle_a", "cycle_b", "identity_a", "identity_b", "d_a", "d_b"} <= set(metrics)
