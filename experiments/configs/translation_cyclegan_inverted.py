@@ -19,7 +19,7 @@ import ml_collections
 
 from gen_jax.core.config import base_config
 
-STEPS = 600
+STEPS = 400
 
 
 def get_config():
@@ -35,8 +35,8 @@ def get_config():
     c.num_train_steps = STEPS
     c.log_every = 100
     c.eval_every = 0
-    c.sample_every = 300
-    c.checkpoint_every = 300
+    c.sample_every = 200
+    c.checkpoint_every = 200
     c.num_samples = 8
     c.optim = ml_collections.ConfigDict(dict(name="adam", learning_rate=2e-4, b1=0.5, b2=0.999, eps=1e-8,
                                              schedule="linear_decay", num_steps=STEPS, decay_start=STEPS // 2))

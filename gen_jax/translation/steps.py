@@ -293,6 +293,8 @@ class CycleGAN(_Translation):
         return self.create_state(params, rng, tx=tx, extra=extra)
 
     def init_extra(self):
+        if self.pool_size == 0:
+            return None                    # no pools (DiscoGAN, or CycleGAN with model.pool_size=0)
         return {"pool_A": models.pool_init(self.pool_size, self.shape_a),
                 "pool_B": models.pool_init(self.pool_size, self.shape_b)}
 
@@ -329,6 +331,8 @@ class CycleGAN(_Translation):
         return jnp.mean(la) + jnp.mean(lb), dict(d_a=jnp.mean(la), d_b=jnp.mean(lb))
 
     def history(self, state, rng, fake_a, fake_b):
+        if self.pool_size == 0:
+            return state.extra, fake_a, fake_b
         ka, kb = jax.random.split(rng)
         pool_a, fake_a = models.pool_query(ka, state.extra["pool_A"], fake_a)
         pool_b, fake_b = models.pool_query(kb, state.extra["pool_B"], fake_b)
@@ -432,11 +436,11 @@ def classifier_cache_dir():
 
 
 @functools.lru_cache(maxsize=8)
-def _classifier(dataset, data_dir):
-    """`gen_jax.metrics.classifier.trained_classifier(dataset)` (a CNN on the real train images, seed 0),
-    trained once per machine: its training is deterministic, so the parameters are stored under
-    `classifier_cache_dir()`, keyed by the dataset's name, version and split sizes, and reloaded by later runs
-    (training it takes minutes of CPU that every translation run would otherwise repeat)."""
+def _classifier(dataset, data_dir, arch="mlp"):
+    """`gen_jax.metrics.classifier.ImageClassifier.train(dataset, arch=arch)` (on the real train images, seed
+    0), trained once per machine: its training is deterministic, so the parameters are stored under
+    `classifier_cache_dir()`, keyed by the arch and the dataset's name, version and split sizes, and reloaded
+    by later runs. 'mlp' (the default: seconds of CPU) or 'cnn' (minutes of CPU)."""
     import os
 
     import flax.serialization
@@ -446,15 +450,17 @@ def _classifier(dataset, data_dir):
 
     info = data_lib.dataset_info(dataset, data_dir=data_dir)
     tag = "-".join([dataset.replace("/", "_"), str(info.version)] + [f"{k}{v}" for k, v in sorted(info.splits.items())])
-    path = os.path.join(classifier_cache_dir(), f"cnn-seed0-{tag}.msgpack")
+    if arch not in ("mlp", "cnn"):
+        raise ValueError(f"classifier_arch must be 'mlp' or 'cnn', got {arch!r}")
+    path = os.path.join(classifier_cache_dir(), f"{arch}-seed0-{tag}.msgpack")
     if os.path.exists(path):
         feature = info.features["x"]
-        module = clf_lib._CNN(info.features["label"].num_classes)
+        module = (clf_lib._CNN if arch == "cnn" else clf_lib._MLP)(info.features["label"].num_classes)
         template = module.init(jax.random.PRNGKey(0), jnp.zeros((1,) + tuple(feature.shape)))["params"]
         with open(path, "rb") as f:
             params = flax.serialization.from_bytes(template, f.read())
         return clf_lib.ImageClassifier(module, params, feature.shape, module.num_classes, data_dir)
-    clf = clf_lib.trained_classifier(dataset, data_dir=data_dir)
+    clf = clf_lib.ImageClassifier.train(dataset, arch=arch, seed=0, data_dir=data_dir)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as f:
@@ -482,13 +488,15 @@ class TranslationEval(SplitMean):
         self.direction = self.settings.get("direction", "AB")
         self.classifier_name = self.settings.get("classifier", "")
         self.label = self.settings.get("label", "label")
+        self.classifier_arch = self.settings.get("classifier_arch", "mlp")
 
     def compiled(self):
         if self._compiled is None:
             from gen_jax.metrics.image import psnr
 
             exp = self.trainer.experiment
-            clf = _classifier(self.classifier_name, self.config.get("data_dir")) if self.classifier_name else None
+            clf = (_classifier(self.classifier_name, self.config.get("data_dir"), self.classifier_arch)
+                   if self.classifier_name else None)
             has_cycle = hasattr(exp, "cycle")
             direction, label = self.direction, self.label
 
@@ -512,6 +520,6 @@ class TranslationEval(SplitMean):
     def run(self, state, step):
         out = dict(super().run(state, step))
         if self.classifier_name:
-            clf = _classifier(self.classifier_name, self.config.get("data_dir"))
+            clf = _classifier(self.classifier_name, self.config.get("data_dir"), self.classifier_arch)
             out["real_accuracy"] = clf.accuracy(self.classifier_name, self.config.get("eval_split", "test"))
         return out.items()

@@ -163,7 +163,7 @@ def test_translation_evaluator_scores_classifier_accuracy(tmp_path, monkeypatch)
         def accuracy(self, dataset, split):
             return 0.25
 
-    monkeypatch.setattr(tr, "_classifier", lambda name, data_dir: Stub())
+    monkeypatch.setattr(tr, "_classifier", lambda name, data_dir, arch: Stub())
     c = _tiny_run(two_domain_config(), 1)
     c.evals = ml_collections.ConfigDict({"fcn": dict(kind="translation", direction="AB", classifier="stub")})
     trainer = loop.Trainer(c, str(tmp_path / "w"))
