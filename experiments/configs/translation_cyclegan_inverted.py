@@ -13,7 +13,8 @@ cycle reconstruction error L1 / PSNR):
 mnist5k <-> mnistm (colour photo patches; no identity loss, the domains differ in channels):
     ... --config.inputs.B.dataset=mnistm --config.model.identity_weight=0 --config.evals.fcn_ab.classifier=mnistm \
         --config.evals.fcn_ba.dataset=mnistm
-Results (README "Image-to-image translation").
+Result (400 steps, commit 44383e9): classifier accuracy A->B 0.198, B->A 0.234 (real 0.923 / 0.949); cycle
+L1 0.066 / 0.064, PSNR 15.7 dB: the cycle is tight long before the translations keep the digit (see README).
 """
 import ml_collections
 

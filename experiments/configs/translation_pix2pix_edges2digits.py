@@ -10,7 +10,8 @@ analogue: the accuracy of the library's mnist5k classifier on the translations, 
     python -m experiments.run --config=experiments/configs/translation_pix2pix_edges2digits.py \
         --workdir=/tmp/gen_jax/pix2pix
 The paper's "L1 only" baseline (Table 1): add --config.model.gan_weight=0; "cGAN only": --config.model.l1_weight=0.
-Results (README "Image-to-image translation"), 800 steps (about 5 minutes on a shared 2-core CPU).
+Result (800 steps, commit 44383e9, ~9 min on a loaded shared 2-core CPU): L1 0.0400, PSNR 20.24 dB, SSIM 0.857,
+classifier accuracy 0.892 (real digits 0.949); L1 only: 0.0417, 20.11, 0.852, 0.882.
 """
 import ml_collections
 
