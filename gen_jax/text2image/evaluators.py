@@ -4,7 +4,8 @@
 
 For each of the first `num_examples` examples of `split` (default: all; the test split's captions use the
 held-out phrasings), the experiment's `conditional_sample(state, key_i, batch)` draws one image for the
-example's caption number i mod 3 (and its tags), key_i = fold_in(PRNGKey(seed), chunk). The images are
+example's caption number i mod 3 (and its tags), key_i = fold_in(PRNGKey(seed), chunk); `sample_kwargs` are
+passed to the hook (StackGAN: ``dict(stage=1)`` scores Stage-I's images, upsampled to the data's size). The images are
 scored against the attributes of the caption:
 
 * ``class_accuracy``: the extractor's classifier (a CNN the library trains on the real train images of the
@@ -17,7 +18,8 @@ scored against the attributes of the caption:
 * ``frechet_<extractor>``: the Frechet distance between the generated and the real images of the split in
   the extractor's features (named after it: not the Inception FID).
 
-It also writes `grid_captions.txt` to the workdir: the captions of the sample grids' rows.
+`classifier_cache` (a path) keeps the trained classifier on disk for the next runs (it is trained by the
+library's default, deterministic recipe, minutes of CPU). It also writes `grid_captions.txt` to the workdir: the captions of the sample grids' rows.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ class CaptionAttributes(Evaluator):
     """Attribute accuracy and Frechet distance of caption-conditioned samples (see the module docstring)."""
 
     def known_settings(self):
-        return ("num_examples", "batch_size", "extractor", "source")
+        return ("num_examples", "batch_size", "extractor", "source", "sample_kwargs", "classifier_cache")
 
     def __init__(self, prefix, settings, trainer):
         super().__init__(prefix, settings, trainer)
@@ -49,6 +51,7 @@ class CaptionAttributes(Evaluator):
         if not hasattr(trainer.experiment, "conditional_sample"):
             raise ValueError(f"evaluator {prefix!r} (caption_attributes) needs an experiment with a "
                              f"`conditional_sample` hook; {type(trainer.experiment).__name__} has none")
+        self.sample_kwargs = dict(s.get("sample_kwargs", None) or {})
         self._sample = None
 
     def _arrays(self):
@@ -69,7 +72,8 @@ class CaptionAttributes(Evaluator):
     def draw(self, state, a):
         exp = self.trainer.experiment
         if self._sample is None:
-            self._sample = jax.jit(exp.conditional_sample)
+            kw = self.sample_kwargs
+            self._sample = jax.jit(lambda st, k, b: exp.conditional_sample(st, k, b, **kw))
         n = len(a["label"])
         caption = np.arange(n) % a["caption_tokens"].shape[1]
         tokens = a["caption_tokens"][np.arange(n), caption]
@@ -85,13 +89,13 @@ class CaptionAttributes(Evaluator):
     def run(self, state, step):
         from gen_jax.data import captioned
         from gen_jax.metrics import sample_quality as sq
-        from gen_jax.metrics.extractors import batched_features, get_extractor
+        from gen_jax.metrics.extractors import batched_features
 
         a = self._arrays()
         images = self.draw(state, a)
         if not np.all(np.isfinite(images)):
             raise ValueError(f"evaluator {self.prefix!r}: generated images hold NaN/inf at step {step}")
-        ext = get_extractor(self.extractor_name, self.config.get("data_dir"))
+        ext = self._extractor()
         out = {}
         if hasattr(ext, "predict"):
             pred = np.asarray(ext.predict(jnp.asarray(images)))
@@ -110,6 +114,36 @@ class CaptionAttributes(Evaluator):
         out[f"frechet_{self.extractor_name.replace(':', '_')}"] = sq.frechet_distance_from_features(fr, ff)
         self._write_captions()
         return out.items()
+
+    def _extractor(self):
+        """The named extractor; a ``classifier:<dataset>`` one is saved to / loaded from `classifier_cache`
+        when that path is set (its training is deterministic, so the cached copy is the same network)."""
+        from gen_jax.metrics.extractors import get_extractor
+
+        path = self.settings.get("classifier_cache", "")
+        data_dir = self.config.get("data_dir")
+        if not (path and self.extractor_name.startswith("classifier:")):
+            return get_extractor(self.extractor_name, data_dir)
+        import flax.serialization
+
+        from gen_jax import data as data_lib
+        from gen_jax.metrics import classifier as clf_lib
+
+        dataset = self.extractor_name.split(":", 1)[1]
+        if os.path.exists(path):
+            info = data_lib.dataset_info(dataset, data_dir=data_dir)
+            num_classes = info.features["label"].num_classes
+            with open(path, "rb") as f:
+                params = flax.serialization.msgpack_restore(f.read())
+            return clf_lib.ImageClassifier(clf_lib._CNN(num_classes), jax.tree.map(jnp.asarray, params),
+                                           info.features["x"].shape, num_classes, data_dir)
+        ext = get_extractor(self.extractor_name, data_dir)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(flax.serialization.msgpack_serialize(jax.device_get(ext.params)))
+        os.replace(tmp, path)
+        return ext
 
     def _write_captions(self):
         exp, workdir = self.trainer.experiment, getattr(self.trainer, "workdir", None)

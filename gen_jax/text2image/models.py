@@ -234,3 +234,57 @@ class TagDiscriminator(nn.Module):
             width *= 2
         h = h.reshape(h.shape[0], -1)
         return nn.Dense(1, name="adversarial")(h)[:, 0], nn.Dense(self.num_tags, name="tags")(h)
+
+
+class StageIGenerator(nn.Module):
+    """StackGAN Stage-I G (Zhang et al. 2017, Sec. 3.2): c = CA(phi(t)), [z, c] -> the DCGAN generator at the
+    low resolution. Returns (image, mu, log_sigma); eps [B, c_dim] is CA's noise (None: c = mu)."""
+    image_size: int = 14
+    channels: int = 1
+    features: int = 64
+    c_dim: int = 128
+
+    @nn.compact
+    def __call__(self, z, phi, eps=None, train: bool = True):
+        mu, log_sigma = _mu_log_sigma(phi, self.c_dim)
+        c = mu if eps is None else reparameterize(mu, log_sigma, eps)
+        x = TextConditionedGenerator(image_size=self.image_size, channels=self.channels, features=self.features,
+                                     proj_dim=0, name="g")(z, c, train=train)
+        return x, mu, log_sigma
+
+
+def _mu_log_sigma(phi, c_dim):
+    h = nn.Dense(2 * c_dim, name="ca")(phi)
+    return h[:, :c_dim], h[:, c_dim:]
+
+
+def _bn_relu(h, train):
+    return nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(h))
+
+
+class StageIIGenerator(nn.Module):
+    """StackGAN Stage-II G (Zhang et al. 2017, Sec. 3.3): the Stage-I image s0 [B, h, w, C] is encoded (conv 3x3
+    + ReLU, conv 4x4 stride 2 + BN + ReLU, to h/2), a second CA's c (from the same phi(t)) is replicated and
+    concatenated, joined by conv 3x3 + BN + ReLU, refined by residual blocks, and upsampled twice (nearest x2
+    + conv 3x3 + BN + ReLU) to 2h, then conv 3x3 + tanh. Returns (image, mu, log_sigma)."""
+    channels: int = 1
+    features: int = 64
+    c_dim: int = 128
+    num_blocks: int = 2
+
+    @nn.compact
+    def __call__(self, s0, phi, eps=None, train: bool = True):
+        mu, log_sigma = _mu_log_sigma(phi, self.c_dim)
+        c = mu if eps is None else reparameterize(mu, log_sigma, eps)
+        f = self.features
+        h = nn.relu(nn.Conv(f, (3, 3), padding="SAME")(s0))
+        h = _bn_relu(nn.Conv(2 * f, (4, 4), strides=(2, 2), padding="SAME", use_bias=False)(h), train)
+        c = jnp.broadcast_to(c[:, None, None, :], h.shape[:3] + (c.shape[-1],))
+        h = _bn_relu(nn.Conv(2 * f, (3, 3), padding="SAME", use_bias=False)(jnp.concatenate([h, c], -1)), train)
+        for _ in range(self.num_blocks):
+            h = _GResBlock(2 * f)(h, train)
+        for width in (f, f // 2 or 1):
+            b, hh, ww, ch = h.shape
+            h = jax.image.resize(h, (b, 2 * hh, 2 * ww, ch), "nearest")
+            h = _bn_relu(nn.Conv(width, (3, 3), padding="SAME", use_bias=False)(h), train)
+        return jnp.tanh(nn.Conv(self.channels, (3, 3), padding="SAME")(h)), mu, log_sigma

@@ -44,10 +44,18 @@ from gen_jax.gan import losses as gan_losses
 from gen_jax.gan.steps import GAN
 from gen_jax.nn.latent import fixed_latents
 from gen_jax.text2image import encoder as encoder_lib
-from gen_jax.text2image import evaluators  # noqa: F401  (registers the caption_attributes evaluator)
-from gen_jax.text2image import losses
-from gen_jax.text2image.models import (MatchingDiscriminator, SRResNetGenerator, TagDiscriminator,
-                                       TextConditionedGenerator)
+from gen_jax.text2image import (
+    evaluators,  # noqa: F401  (registers the caption_attributes evaluator)
+    losses,
+)
+from gen_jax.text2image.models import (
+    MatchingDiscriminator,
+    SRResNetGenerator,
+    StageIGenerator,
+    StageIIGenerator,
+    TagDiscriminator,
+    TextConditionedGenerator,
+)
 
 VARIANTS = {"gan": (False, False), "gan_cls": (True, False), "gan_int": (False, True), "gan_int_cls": (True, True)}
 _apply = GAN._apply
@@ -105,13 +113,18 @@ class _Conditional(Experiment):
     def generate(self, params, gstate, z, cond, train):
         return _apply(self.generator, params, gstate, train, z, cond)
 
-    def conditional_sample(self, state, rng, batch):
+    def render(self, state, z, cond):
+        """Generator images in [-1, 1] for latents z and conditions cond, with the EMA generator when there is
+        one (batch norm in inference mode)."""
+        x, _ = self.generate(state.eval_params()["generator"], state.model_state["generator"], z, cond, False)
+        return x
+
+    def conditional_sample(self, state, rng, batch, **kwargs):
         """Images in [0, 1] for the conditions of `batch` ({'caption_tokens': [B, L], 'tags': [B, T]}), one z
-        ~ N(0, I) each, with the EMA generator when there is one (batch norm in inference mode)."""
+        ~ N(0, I) each; kwargs go to `render` (StackGAN: stage=1 or 2)."""
         cond = self.condition(state, batch)
         z = jax.random.normal(rng, (cond.shape[0], self.latent_dim))
-        x, _ = self.generate(state.eval_params()["generator"], state.model_state["generator"], z, cond, False)
-        return self.to_images01(x)
+        return self.to_images01(self.render(state, z, cond, **kwargs))
 
     # -- grids --------------------------------------------------------------------------------------------
     def _grid_batch(self):
@@ -119,16 +132,15 @@ class _Conditional(Experiment):
         return {"caption_tokens": jnp.asarray(ex["caption_tokens"][:, 0], jnp.int32),
                 "tags": jnp.asarray(ex["tags"], jnp.float32)}
 
-    def _grids(self, state, batch):
-        params, gs = state.eval_params()["generator"], state.model_state["generator"]
+    def _grids(self, state, batch, **kwargs):
         cond = self.condition(state, batch)                       # [16, dim]
         z = fixed_latents(self.config.seed, 8, self.latent_dim)
         rows = jnp.repeat(cond[:8], 8, axis=0)                    # row r: caption r, column j: z_j
-        per_caption, _ = self.generate(params, gs, jnp.tile(z, (8, 1)), rows, False)
+        per_caption = self.render(state, jnp.tile(z, (8, 1)), rows, **kwargs)
         beta = jnp.linspace(1.0, 0.0, 8)[None, :, None]           # row r: caption 2r -> caption 2r + 1
         walk = (beta * cond[0::2][:, None] + (1.0 - beta) * cond[1::2][:, None]).reshape(64, -1)
         zw = jnp.repeat(z, 8, axis=0)                             # one z per row
-        interp, _ = self.generate(params, gs, zw, walk, False)
+        interp = self.render(state, zw, walk, **kwargs)
         return {"per_caption": self.to_images01(per_caption), "caption_interpolation": self.to_images01(interp)}
 
     def visualize(self, state, rng):
@@ -212,7 +224,7 @@ class TextToImageGAN(_Conditional):
     def train_step(self, state, batch, rng):
         x = self.preprocess(batch["x"])
         b = x.shape[0]
-        kc, kz, kg, ki = jax.random.split(rng, 4)
+        kc, kz, kg = jax.random.split(rng, 3)
         h = self.embed(state, self._pick_captions(jnp.asarray(batch["caption_tokens"], jnp.int32), kc))
         h_other = jnp.roll(h, 1, axis=0)       # the caption of another image: mismatching, and GAN-INT's t2
         fake, _ = self.generate(state.params["generator"], state.model_state["generator"],
@@ -320,3 +332,153 @@ class AnimeGAN(_Conditional):
         (s_r, t_r), (s_f, t_f) = d(x), d(fake)
         return dict(d_loss=gan_losses.discriminator_minimax_loss(s_r, s_f), real_tag_loss=losses.tag_loss(t_r, tags),
                     fake_tag_loss=losses.tag_loss(t_f, tags))
+
+
+@register("stackgan")
+class StackGAN(TextToImageGAN):
+    """StackGAN (Zhang et al. 2017) in its two training stages, one run: Stage-I G/D for the first
+    model.stage1_steps steps, then Stage-II G/D with Stage-I frozen (see the module docstring of
+    `gen_jax.text2image.steps`, StackGAN section).
+
+    Stage-I works at half the data's resolution (2x2 average pooling of the real images: 14x14 for 28x28
+    mnist5k), Stage-II at the data's. Both discriminators are matching-aware (real+match, real+mismatch x 1/2,
+    fake+match x 1/2), both generators minimise the non-saturating loss + kl_weight * KL(N(mu, sigma^2) ||
+    N(0, I)) of their own conditioning augmentation. kl_weight defaults to 2 / c_dim: the released code's
+    coefficient 2 on the KL averaged over the c_dim dimensions (the paper's Eq. 6 states lambda = 1; set
+    model.kl_weight=1 for that on the summed KL). model.finetune_stage1=True lets Stage-II's generator loss
+    flow into Stage-I's generator (and updates it) instead of treating its images as constants."""
+
+    features = ("x", "caption_tokens")
+
+    def __init__(self, config, info):
+        super().__init__(config, info)
+        m = config.model
+        size, ch = self.image_shape[0], self.image_shape[-1]
+        if size % 4:
+            raise ValueError(f"stackgan: the image size {size} must be divisible by 4 (Stage-I at half of it, "
+                             "encoded by Stage-II to a quarter)")
+        self.low = size // 2
+        self.c_dim = int(m.get("c_dim", 128))
+        self.kl_weight = float(m.get("kl_weight", 0.0) or 2.0 / self.c_dim)
+        self.stage1_steps = int(m.get("stage1_steps", 1000))
+        self.finetune_stage1 = bool(m.get("finetune_stage1", False))
+        gf, df = int(m.get("g_features", 64)), int(m.get("d_features", 64))
+        norm, proj = m.get("d_norm", "batch"), int(m.get("proj_dim", 128))
+        self.players = {
+            "g1": StageIGenerator(image_size=self.low, channels=ch, features=gf, c_dim=self.c_dim),
+            "d1": MatchingDiscriminator(image_size=self.low, features=df, norm=norm, proj_dim=proj),
+            "g2": StageIIGenerator(channels=ch, features=gf, c_dim=self.c_dim, num_blocks=int(m.get("num_blocks", 2))),
+            "d2": MatchingDiscriminator(image_size=size, features=df, norm=norm, proj_dim=proj),
+        }
+
+    def optimizers(self):
+        txs = super().optimizers()
+        return {"g1": txs["generator"], "g2": txs["generator"], "d1": txs["discriminator"],
+                "d2": txs["discriminator"]}
+
+    def init_state(self, rng, batch):
+        keys = dict(zip(self.players, jax.random.split(rng, 4)))
+        e = self.encoder.settings["embed_dim"]
+        z, h = jnp.zeros((2, self.latent_dim)), jnp.zeros((2, e))
+        lo, hi = jnp.zeros((2, self.low, self.low, self.image_shape[-1])), jnp.zeros((2,) + self.image_shape)
+        args = {"g1": (z, h), "d1": (lo, h), "g2": (lo, h), "d2": (hi, h)}
+        params, model_state = {}, {}
+        for name, module in self.players.items():
+            params[name], model_state[name] = _split(module.init(keys[name], *args[name], train=False))
+        return self.create_state(params, rng, tx=self.optimizers(), model_state=model_state,
+                                 extra={"text_encoder": jax.tree.map(jnp.asarray, self.encoder.params)})
+
+    def downsample(self, x):
+        """[B, H, W, C] -> [B, H/2, W/2, C] by 2x2 averaging: Stage-I's real images."""
+        b, h, w, c = x.shape
+        return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+    def _run(self, name, params, model_state, train, *args):
+        return _apply(self.players[name], params[name], model_state[name], train, *args)
+
+    def stage_images(self, params, model_state, z, h, eps1, eps2, train, stage2=True):
+        """(Stage-I image, Stage-II image or None, [(mu, log_sigma)] of each CA, new generator collections).
+        Stage-II consumes Stage-I's image, through stop_gradient unless model.finetune_stage1."""
+        (s0, mu1, ls1), st1 = self._run("g1", params, model_state, train, z, h, eps1)
+        if not stage2:
+            return s0, None, [(mu1, ls1)], {"g1": st1}
+        s0_in = s0 if self.finetune_stage1 else jax.lax.stop_gradient(s0)
+        (s1, mu2, ls2), st2 = self._run("g2", params, model_state, train, s0_in, h, eps2)
+        return s0, s1, [(mu1, ls1), (mu2, ls2)], {"g1": st1, "g2": st2}
+
+    def _d_loss(self, d_params, name, model_state, real, fake, h, h_wrong):
+        ds = model_state[name]
+        apply = lambda s, img, c: _apply(self.players[name], d_params, s, True, img, c)
+        s_r, ds = apply(ds, real, h)
+        s_w, ds = apply(ds, real, h_wrong)
+        s_f, ds = apply(ds, fake, h)
+        loss = jnp.mean(losses.matching_aware_discriminator_loss(s_r, s_w, s_f, cls=True))
+        return loss, (ds, dict(d_loss=loss, real_logit=jnp.mean(s_r), wrong_logit=jnp.mean(s_w),
+                               fake_logit=jnp.mean(s_f)))
+
+    def generator_objective(self, g_params, params, model_state, z, h, eps1, eps2, stage2):
+        """Stage-I (stage2=False) or Stage-II generator loss: non-saturating + kl_weight * KL of its CA."""
+        p = dict(params, **g_params)
+        s0, s1, cas, gstate = self.stage_images(p, model_state, z, h, eps1, eps2, True, stage2)
+        d = "d2" if stage2 else "d1"
+        logits, _ = self._run(d, p, model_state, True, s1 if stage2 else s0, h)
+        mu, ls = cas[-1]
+        kl = jnp.mean(losses.conditioning_kl(mu, ls))
+        adv = jnp.mean(gan_losses.generator_nonsaturating_loss(logits))
+        return adv + self.kl_weight * kl, (gstate, dict(g_loss=adv, kl=kl))
+
+    def _stage(self, state, x, h, h_wrong, rng, stage2):
+        b = x.shape[0]
+        kz, k1, k2, kg, kg1, kg2 = jax.random.split(rng, 6)
+        eps = lambda k: jax.random.normal(k, (b, self.c_dim))
+        z = jax.random.normal(kz, (b, self.latent_dim))
+        s0, s1, _, _ = self.stage_images(state.params, state.model_state, z, h, eps(k1), eps(k2), True, stage2)
+        d, real, fake = ("d2", x, s1) if stage2 else ("d1", self.downsample(x), s0)
+        grads, (ds, metrics) = jax.grad(self._d_loss, has_aux=True)(
+            state.params[d], d, state.model_state, real, jax.lax.stop_gradient(fake), h, h_wrong)
+        state = state.apply_gradients(grads, player=d, model_state=ds)
+        trained = ("g1", "g2") if (stage2 and self.finetune_stage1) else (("g2",) if stage2 else ("g1",))
+        g_params = {k: state.params[k] for k in trained}
+        (_, (gstate, g_metrics)), g_grads = jax.value_and_grad(self.generator_objective, has_aux=True)(
+            g_params, state.params, state.model_state, jax.random.normal(kg, (b, self.latent_dim)), h, eps(kg1),
+            eps(kg2), stage2)
+        for k in trained:
+            state = state.apply_gradients(g_grads[k], player=k, model_state=gstate[k])
+        return state, dict(metrics, **g_metrics, g_grad_norm=optax.global_norm(g_grads),
+                           stage=jnp.asarray(2.0 if stage2 else 1.0))
+
+    def train_step(self, state, batch, rng):
+        x = self.preprocess(batch["x"])
+        kc, ks = jax.random.split(rng)
+        h = self.embed(state, self._pick_captions(jnp.asarray(batch["caption_tokens"], jnp.int32), kc))
+        h_wrong = jnp.roll(h, 1, axis=0)
+        return jax.lax.cond(state.step < self.stage1_steps,
+                            lambda s: self._stage(s, x, h, h_wrong, ks, False),
+                            lambda s: self._stage(s, x, h, h_wrong, ks, True), state)
+
+    def render(self, state, z, cond, stage: int = 2):
+        """Stage-II images (stage=2) or Stage-I images upsampled (bilinear) to the data's size (stage=1), in
+        [-1, 1], CA at its mean (c = mu), EMA params when there are any."""
+        if stage not in (1, 2):
+            raise ValueError(f"stackgan renders stage 1 or 2, got {stage!r}")
+        s0, s1, _, _ = self.stage_images(state.eval_params(), state.model_state, z, cond, None, None, False,
+                                         stage == 2)
+        if stage == 2:
+            return s1
+        b, _, _, c = s0.shape
+        return jax.image.resize(s0, (b,) + self.image_shape[:2] + (c,), "bilinear")
+
+    def _grids(self, state, batch):
+        out = super()._grids(state, batch, stage=2)
+        one = super()._grids(state, batch, stage=1)
+        out.update({f"{k}_stage1": v for k, v in one.items()})
+        return out
+
+    def eval_step(self, state, batch, rng):
+        """Per test example (its first caption): Stage-II's D on the real image and on a fresh Stage-II fake."""
+        x = self.preprocess(batch["x"])
+        h = self.embed(state, jnp.asarray(batch["caption_tokens"][:, 0], jnp.int32))
+        fake = self.render(state, jax.random.normal(rng, (x.shape[0], self.latent_dim)), h)
+        s_r, _ = self._run("d2", state.params, state.model_state, False, x, h)
+        s_f, _ = self._run("d2", state.params, state.model_state, False, fake, h)
+        return dict(d_loss=gan_losses.discriminator_minimax_loss(s_r, s_f), real_logit=s_r, fake_logit=s_f)
