@@ -14,8 +14,12 @@ encoder frozen, as Reed et al. 2016b do (its params are copied into the train st
 checkpoint is self-contained).
 
 Tokenisation is `captioned.tokenize`: deterministic, word-level over the dataset's 39-word vocabulary.
-`retrieval_accuracy` scores an encoder on a split: for each caption, is the best-scoring image of the split
-one whose attributes the caption states?
+`retrieval_accuracy` scores the joint embedding on a split (for each caption, is the best-scoring image of the
+split one whose attributes the caption states?); `phrasing_accuracy` scores the text encoder alone: is the
+nearest train caption (cosine) of each held-out test phrasing one that states the same attributes? Both from
+the command line:
+
+    python -m gen_jax.text2image.encoder --path=/tmp/gen_jax/t2i_text_encoder_mnist5k.msgpack
 """
 from __future__ import annotations
 
@@ -181,3 +185,46 @@ def retrieval_accuracy(enc: TrainedTextEncoder, image_module, image_params, spli
     theta = image_module.apply({"params": image_params}, x)
     best = jnp.argmax(phi @ theta.T, axis=1)
     return float(jnp.mean(jnp.all(tags[best] == tags, -1)))
+
+
+def phrasing_accuracy(enc: TrainedTextEncoder, split: str = "test", data_dir=None) -> dict:
+    """For every caption of `split` (the test split: held-out phrasings), the nearest caption by cosine
+    similarity among the train split's captions (all three per image): the fraction that state the same
+    attributes (identical tags), and per attribute group the fraction that agree on it. Chance for 'all' is
+    about the largest share of one attribute set among the train captions."""
+    from gen_jax.data import captioned
+
+    _, _, train_tokens, train_tags = _arrays(enc.settings["dataset"], "train", data_dir)
+    _, _, tokens, tags = _arrays(enc.settings["dataset"], split, data_dir)
+    unit = lambda e: e / jnp.maximum(jnp.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+    ref = unit(jnp.concatenate([enc.embed(train_tokens[:, k]) for k in range(train_tokens.shape[1])]))
+    ref_tags = jnp.concatenate([train_tags] * train_tokens.shape[1])
+    out, hits = {}, []
+    for k in range(tokens.shape[1]):
+        best = jnp.argmax(unit(enc.embed(tokens[:, k])) @ ref.T, axis=1)
+        hits.append(np.asarray(ref_tags[best]) == np.asarray(tags))
+    hits = np.concatenate(hits)                                         # [N * 3, 27]
+    out["all"] = float(np.mean(np.all(hits, -1)))
+    offset = 0
+    for group, size in (("digit", 10), ("thickness", 3), ("slant", 3), ("size", 2), ("position", 9)):
+        out[group] = float(np.mean(np.all(hits[:, offset:offset + size], -1)))
+        offset += size
+    assert offset == len(captioned.TAG_NAMES)
+    return out
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(description="Train (or load) the text encoder and print its phrasing accuracy.")
+    p.add_argument("--path", default="", help="where the encoder is (or is to be) saved")
+    p.add_argument("--dataset", default=DEFAULTS["dataset"])
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
+    p.add_argument("--data_dir", default=None)
+    a = p.parse_args(argv)
+    enc = text_encoder(dict(dataset=a.dataset, steps=a.steps), path=a.path, data_dir=a.data_dir)
+    print(json.dumps({"settings": enc.settings, "test_phrasing_accuracy": phrasing_accuracy(enc, data_dir=a.data_dir)}))
+
+
+if __name__ == "__main__":
+    main()

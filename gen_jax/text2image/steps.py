@@ -171,6 +171,9 @@ class TextToImageGAN(_Conditional):
             raise ValueError(f"unknown model.variant {variant!r}; expected one of {sorted(VARIANTS)}")
         self.cls, self.int = VARIANTS[variant]
         self.int_beta = float(m.get("int_beta", 0.5))
+        self.g_steps = int(m.get("g_steps", 1))
+        if self.g_steps < 1:
+            raise ValueError(f"model.g_steps must be >= 1, got {self.g_steps}")
         te = dict(config.get("text_encoder", None) or {})
         path = te.pop("path", "")
         if hasattr(info, "name") and "dataset" not in te:
@@ -234,13 +237,14 @@ class TextToImageGAN(_Conditional):
             h, h_other)
         metrics["d_grad_norm"] = optax.global_norm(grads)
         state = state.apply_gradients(grads, player="discriminator", model_state=ds)
-        kz1, kz2 = jax.random.split(kg)
         h_int = losses.interpolate_embeddings(h, h_other, self.int_beta)
-        (g_loss, gs), g_grads = jax.value_and_grad(self.generator_loss, has_aux=True)(
-            state.params["generator"], state.model_state["generator"], state.params["discriminator"],
-            state.model_state["discriminator"], jax.random.normal(kz1, (b, self.latent_dim)), h,
-            jax.random.normal(kz2, (b, self.latent_dim)), h_int)
-        state = state.apply_gradients(g_grads, player="generator", model_state=gs)
+        for i in range(self.g_steps):
+            kz1, kz2 = jax.random.split(jax.random.fold_in(kg, i))
+            (g_loss, gs), g_grads = jax.value_and_grad(self.generator_loss, has_aux=True)(
+                state.params["generator"], state.model_state["generator"], state.params["discriminator"],
+                state.model_state["discriminator"], jax.random.normal(kz1, (b, self.latent_dim)), h,
+                jax.random.normal(kz2, (b, self.latent_dim)), h_int)
+            state = state.apply_gradients(g_grads, player="generator", model_state=gs)
         return state, dict(metrics, g_loss=g_loss, g_grad_norm=optax.global_norm(g_grads))
 
     def eval_step(self, state, batch, rng):

@@ -49,7 +49,10 @@ def batches(n, b=16, seed=0):
     return out
 
 
-@pytest.mark.parametrize("c", [config(), config("anime_gan")], ids=["gan_int_cls", "anime_dragan"])
+# D's layer norm here: with batch norm after D's joint layer, the gradient of the condition's compression bias is
+# zero up to round-off (the norm removes a shift shared by the batch), and Adam turns that round-off into
+# full-size updates that differ between meshes. G keeps batch norm, whose statistics span the 8 devices.
+@pytest.mark.parametrize("c", [config(d_norm="layer"), config("anime_gan")], ids=["gan_int_cls", "anime_dragan"])
 def test_step_same_on_8_devices_as_on_1(c):
     assert len(jax.devices()) == 8
     exp = experiment(c)
