@@ -187,6 +187,17 @@ def retrieval_accuracy(enc: TrainedTextEncoder, image_module, image_params, spli
     return float(jnp.mean(jnp.all(tags[best] == tags, -1)))
 
 
+def embedding_stats(enc: TrainedTextEncoder, dataset: str, split: str = "train", data_dir=None):
+    """(mean [E], std [E]) of phi(t) over every caption of `split` of `dataset`: the fixed standardisation the
+    GANs apply to the frozen embedding (std floored at 1e-6)."""
+    from gen_jax import data as data_lib
+
+    tokens = data_lib.load_arrays(dataset, split, data_dir=data_dir, features=("caption_tokens",))["caption_tokens"]
+    tokens = np.asarray(tokens).reshape(-1, tokens.shape[-1])
+    phi = np.concatenate([np.asarray(enc.embed(tokens[i:i + 2000])) for i in range(0, len(tokens), 2000)])
+    return jnp.asarray(phi.mean(0), jnp.float32), jnp.asarray(np.maximum(phi.std(0), 1e-6), jnp.float32)
+
+
 def phrasing_accuracy(enc: TrainedTextEncoder, split: str = "test", data_dir=None) -> dict:
     """For every caption of `split` (the test split: held-out phrasings), the nearest caption by cosine
     similarity among the train split's captions (all three per image): the fraction that state the same

@@ -79,6 +79,11 @@ def test_the_text_encoder_is_frozen_and_carried_in_the_state():
     state, _ = jax.jit(steps_lib.wrap_train_step(exp.train_step))(state, b)
     chex.assert_trees_all_equal(before, state.extra["text_encoder"])
     chex.assert_trees_all_equal(before, exp.encoder.params)
+    # the condition is phi standardised over the train captions: mean 0, std 1 per dimension there
+    tokens = data_lib.load_arrays("captioned_digits", "train", features=("caption_tokens",))["caption_tokens"]
+    h = np.asarray(exp.embed(state, tokens.reshape(-1, tokens.shape[-1])))
+    np.testing.assert_allclose(h.mean(0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(h.std(0), 1.0, rtol=1e-3)
 
 
 def test_variants_differ_only_in_their_terms():
