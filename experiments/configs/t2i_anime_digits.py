@@ -13,7 +13,7 @@ def get_config():
     c.dataset = "captioned_digits"
     c.batch_size = 64
     c.eval_batch_size = 120
-    c.num_train_steps = 1000
+    c.num_train_steps = 300
     c.sample_every = 500
     c.checkpoint_every = 500
     c.evals.attributes.extractor = "classifier:captioned_digits"

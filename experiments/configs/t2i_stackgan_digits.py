@@ -1,4 +1,4 @@
-"""StackGAN (Zhang et al. 2017) on captioned_digits: Stage-I at 4x4, Stage-II refining to 8x8, 500 + 500 steps:
+"""StackGAN (Zhang et al. 2017) on captioned_digits: Stage-I at 4x4, Stage-II refining to 8x8, 200 + 200 steps:
 t2i_stackgan_mnist5k's model at the budget this CPU affords.
 
 Command:
@@ -12,8 +12,8 @@ def get_config():
     c.dataset = "captioned_digits"
     c.batch_size = 64
     c.eval_batch_size = 120
-    c.num_train_steps = 1000
-    c.model.stage1_steps = 500
+    c.num_train_steps = 400
+    c.model.stage1_steps = 200
     c.sample_every = 500
     c.checkpoint_every = 500
     for name in ("stage1", "stage2"):
