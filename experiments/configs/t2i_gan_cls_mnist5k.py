@@ -37,7 +37,7 @@ def get_config():
     c.optim.b2 = 0.999
     c.model = ml_collections.ConfigDict(dict(
         variant="gan_int_cls", int_beta=0.5, latent_dim=100, g_features=32, d_features=32, d_norm="batch",
-        proj_dim=128))
+        proj_dim=128, g_steps=1, standardize_embedding=True))
     c.text_encoder = ml_collections.ConfigDict(dict(
         path="/tmp/gen_jax/t2i_text_encoder_mnist5k.msgpack", dataset="captioned_mnist5k", steps=1500,
         batch_size=64, learning_rate=1e-3, seed=0, margin=1.0, word_dim=32, conv_features=64, hidden=64,

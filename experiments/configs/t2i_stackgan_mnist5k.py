@@ -24,7 +24,7 @@ def get_config():
     c.experiment = "stackgan"
     c.model = ml_collections.ConfigDict(dict(
         latent_dim=100, g_features=32, d_features=32, d_norm="batch", proj_dim=128, c_dim=128, kl_weight=0.0,
-        num_blocks=2, stage1_steps=400, finetune_stage1=False))
+        num_blocks=2, stage1_steps=400, finetune_stage1=False, standardize_embedding=True))
     stage2 = dict(c.evals.attributes)
     c.evals = ml_collections.ConfigDict({
         "stage1": dict(stage2, sample_kwargs=dict(stage=1)),

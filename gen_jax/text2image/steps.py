@@ -209,9 +209,10 @@ class TextToImageGAN(_Conditional):
 
     def frozen_extra(self):
         """The frozen text encoder and its standardisation, carried (and checkpointed) in state.extra."""
+        copy = lambda p: jnp.array(p, copy=True)   # real copies: the engine donates the state's buffers
         mean, std = self.embedding_stats
-        return {"text_encoder": jax.tree.map(jnp.asarray, self.encoder.params), "embedding_mean": mean,
-                "embedding_std": std}
+        return {"text_encoder": jax.tree.map(copy, self.encoder.params), "embedding_mean": copy(mean),
+                "embedding_std": copy(std)}
 
     def init_state(self, rng, batch):
         kg, kd = jax.random.split(rng)

@@ -49,10 +49,17 @@ def batches(n, b=16, seed=0):
     return out
 
 
-# D's layer norm here: with batch norm after D's joint layer, the gradient of the condition's compression bias is
-# zero up to round-off (the norm removes a shift shared by the batch), and Adam turns that round-off into
-# full-size updates that differ between meshes. G keeps batch norm, whose statistics span the 8 devices.
-@pytest.mark.parametrize("c", [config(d_norm="layer"), config("anime_gan")], ids=["gan_int_cls", "anime_dragan"])
+def _sgd(c):
+    c.optim.name, c.optim.learning_rate = "sgd", 0.05
+    return c
+
+
+# Some parameters have a gradient that is zero up to round-off: the bias of the condition's compression in D when
+# batch norm follows D's joint layer, the last residual block's batch-norm bias in the SRResNet generator (the
+# batch norm after the residual stack removes a shift shared by the batch). Adam turns that round-off into
+# full-size updates that differ between meshes, so GAN-INT-CLS is compared with layer norm in D and the anime GAN
+# with SGD. Batch norm stays in the generators, whose statistics span the 8 devices.
+@pytest.mark.parametrize("c", [config(d_norm="layer"), _sgd(config("anime_gan"))], ids=["gan_int_cls", "anime_dragan"])
 def test_step_same_on_8_devices_as_on_1(c):
     assert len(jax.devices()) == 8
     exp = experiment(c)
@@ -64,8 +71,9 @@ def test_step_same_on_8_devices_as_on_1(c):
         step = steps_lib.compile_train_step(exp.train_step, mesh, donate=False)
         for i, b in enumerate(bs, start=1):
             state, metrics = step(state, sh.shard_batch(b, mesh))
-            assert int(state.opt_state["discriminator"][0].count) == i   # one D and one G update per step
-            assert int(state.opt_state["generator"][0].count) == i
+            if c.optim.name == "adam":                                   # one D and one G update per step
+                assert int(state.opt_state["discriminator"][0].count) == i
+                assert int(state.opt_state["generator"][0].count) == i
         results.append(jax.device_get((state.params, state.model_state, metrics)))
     chex.assert_trees_all_close(results[0], results[1], rtol=2e-4, atol=2e-5)
 
