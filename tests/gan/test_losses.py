@@ -154,3 +154,55 @@ def test_bad_input_is_named():
         L.discriminator_minimax_loss(jnp.zeros((4, 1)), jnp.zeros((4, 1)))
     with pytest.raises(ValueError, match="same shape"):
         L.interpolates(jnp.zeros((2, 3)), jnp.zeros((2, 4)), jnp.zeros((2,)))
+
+
+# -- DRAGAN (Kodali et al. 2017) ----------------------------------------------------------------------------
+
+def test_dragan_perturbation_follows_the_reference_rule():
+    """x_hat = x + alpha * 0.5 * std(x) * u: inside [x, x + 0.5 std(x)] elementwise, one alpha per example,
+    and E[alpha u] = 1/4, so the mean shift is std(x) / 8."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (4000, 6)) * 3.0 + 1.0
+    rng = jax.random.PRNGKey(1)
+    xh = L.dragan_perturb(x, rng)
+    d = np.asarray(xh - x)
+    std = float(jnp.std(x))
+    assert d.min() >= 0.0 and d.max() < 0.5 * std
+    ku, ka = jax.random.split(rng)   # the same draws by hand
+    u = jax.random.uniform(ku, x.shape)
+    alpha = jax.random.uniform(ka, (x.shape[0],))
+    np.testing.assert_allclose(xh, x + alpha[:, None] * 0.5 * std * u, rtol=1e-6, atol=1e-6)
+    assert abs(d.mean() / std - 0.125) < 0.005
+
+
+def test_dragan_penalty_zero_where_the_gradient_norm_is_one_at_perturbed_points():
+    x = jax.random.normal(jax.random.PRNGKey(2), (8, 3, 3, 1))
+    w = jax.random.normal(jax.random.PRNGKey(3), (9,))
+    unit = lambda v: jnp.reshape(v, (v.shape[0], -1)) @ (w / jnp.linalg.norm(w))   # |grad| = 1 everywhere
+    np.testing.assert_allclose(L.dragan_penalty(unit, x, jax.random.PRNGKey(4)), np.zeros(8), atol=1e-6)
+    # f = |x|^2 / 2 has grad x_hat: the penalty is (|x_hat| - 1)^2 at the perturbed points, example by example
+    quad = lambda v: 0.5 * jnp.sum(jnp.reshape(v, (v.shape[0], -1)) ** 2, -1)
+    rng = jax.random.PRNGKey(5)
+    xh = L.dragan_perturb(x, rng)
+    expected = (np.linalg.norm(np.asarray(xh).reshape(8, -1), axis=1) - 1.0) ** 2
+    np.testing.assert_allclose(L.dragan_penalty(quad, x, rng), expected, rtol=1e-5)
+    # a critic whose slope is 1 on some examples only: zero exactly there (per example, not a batch mean)
+    slope = jnp.array([1.0, 2.0, 1.0, 0.5, 1.0, 3.0, 1.0, 0.0])
+    mixed = lambda v, s: s * (jnp.reshape(v, (v.shape[0], -1)) @ (w / jnp.linalg.norm(w)))
+    pen = np.asarray(L.dragan_penalty(mixed, x, rng, aux=(slope,)))
+    np.testing.assert_allclose(pen, (np.asarray(slope) - 1.0) ** 2, atol=1e-6)
+
+
+def test_dragan_penalty_gradients_are_finite_and_move_the_critic():
+    """d penalty / d params is finite and descending it brings the slope of a linear critic towards 1."""
+    x = jax.random.normal(jax.random.PRNGKey(6), (16, 5))
+
+    def pen(a):
+        return jnp.mean(L.dragan_penalty(lambda v: a * jnp.sum(v, -1), x, jax.random.PRNGKey(7)))
+
+    a = jnp.asarray(2.0)   # |grad| = a sqrt(5)
+    g = jax.grad(pen)(a)
+    assert np.isfinite(float(g)) and float(g) > 0
+    np.testing.assert_allclose(float(pen(a)), (2.0 * math.sqrt(5) - 1) ** 2, rtol=1e-5)
+    assert float(pen(1.0 / math.sqrt(5))) < 1e-10
+    with pytest.raises(ValueError, match="batch"):
+        L.dragan_perturb(jnp.ones(3), jax.random.PRNGKey(0))
