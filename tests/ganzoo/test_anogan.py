@@ -10,7 +10,6 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gen_jax.core import sharding as sh
 from gen_jax.core import steps as steps_lib
 from gen_jax.core.config import base_config
 from gen_jax.gan.models import MLPDiscriminator
@@ -149,12 +148,8 @@ def test_train_step_same_on_8_devices_as_on_1():
     batches = digit_batches(2)
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
-        mesh = sh.make_mesh(devices)
-        state = sh.replicate(exp.init_state(jax.random.PRNGKey(0), batches[0]), mesh)
-        step = steps_lib.compile_train_step(exp.train_step, mesh, donate=False)
-        for b in batches:
-            state, metrics = step(state, sh.shard_batch(b, mesh))
-        results.append(jax.device_get((state.params, state.model_state, metrics)))
+        state, metrics = steps_lib.run_train_steps(exp, batches, devices=devices)
+        results.append((state.params, state.model_state, metrics))
     chex.assert_trees_all_close(results[0], results[1], rtol=2e-4, atol=2e-5)
     assert results[0][2]["normal_per_batch"] == float(np.sum(batches[1]["label"] == 3))
     # a batch without any normal example leaves the players as they were
