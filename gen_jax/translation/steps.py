@@ -228,6 +228,7 @@ class CycleGAN(_Translation):
     """CycleGAN on two unpaired loaders A and B (see the module docstring)."""
 
     has_identity_and_pool = True
+    discriminator_pair_loss = losses.lsgan_discriminator_loss  # per-example D loss on (real, fake) logits
 
     def __init__(self, config, info):
         super().__init__(config, info)
@@ -324,10 +325,9 @@ class CycleGAN(_Translation):
         return jnp.mean(total), (metrics, fake_a, fake_b)
 
     def d_loss(self, d_params, a, b, fake_a, fake_b):
-        la = losses.lsgan_discriminator_loss(self.discriminate(d_params, "D_A", a),
-                                             self.discriminate(d_params, "D_A", fake_a))
-        lb = losses.lsgan_discriminator_loss(self.discriminate(d_params, "D_B", b),
-                                             self.discriminate(d_params, "D_B", fake_b))
+        pair_loss = type(self).discriminator_pair_loss
+        la = pair_loss(self.discriminate(d_params, "D_A", a), self.discriminate(d_params, "D_A", fake_a))
+        lb = pair_loss(self.discriminate(d_params, "D_B", b), self.discriminate(d_params, "D_B", fake_b))
         return jnp.mean(la) + jnp.mean(lb), dict(d_a=jnp.mean(la), d_b=jnp.mean(lb))
 
     def history(self, state, rng, fake_a, fake_b):
@@ -400,6 +400,7 @@ class DiscoGAN(CycleGAN):
     domains, two discriminators on the current fakes (no identity loss, no pool)."""
 
     has_identity_and_pool = False
+    discriminator_pair_loss = losses.discogan_discriminator_loss
 
     def __init__(self, config, info):
         super().__init__(config, info)
@@ -418,12 +419,6 @@ class DiscoGAN(CycleGAN):
                        reconstruction_b=jnp.mean(rec_lb), g_loss=jnp.mean(total))
         return jnp.mean(total), (metrics, fake_a, fake_b)
 
-    def d_loss(self, d_params, a, b, fake_a, fake_b):
-        la = losses.discogan_discriminator_loss(self.discriminate(d_params, "D_A", a),
-                                                self.discriminate(d_params, "D_A", fake_a))
-        lb = losses.discogan_discriminator_loss(self.discriminate(d_params, "D_B", b),
-                                                self.discriminate(d_params, "D_B", fake_b))
-        return jnp.mean(la) + jnp.mean(lb), dict(d_a=jnp.mean(la), d_b=jnp.mean(lb))
 
 
 # -- the translation evaluator --------------------------------------------------------------------------------
