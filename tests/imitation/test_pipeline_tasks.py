@@ -7,7 +7,11 @@ import pytest
 from absl import flags
 
 from experiments import imitation_pipeline as pipeline
-from experiments.configs import imitation_cartpole_bc, imitation_cartpole_expert, imitation_cartpole_gail
+from experiments.configs import (
+    imitation_cartpole_bc,
+    imitation_cartpole_expert,
+    imitation_cartpole_gail,
+)
 
 MODULES = {"expert": imitation_cartpole_expert, "bc": imitation_cartpole_bc, "gail": imitation_cartpole_gail}
 
