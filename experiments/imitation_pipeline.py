@@ -3,6 +3,10 @@ expert trajectories, scores normalised so that a random policy is 0 and the expe
 
     python -m experiments.imitation_pipeline --task=CartPole-v1 --workdir=/tmp/gen_jax/imitation
     python -m experiments.imitation_pipeline --task=Acrobot-v1 --workdir=/tmp/gen_jax/imitation
+    python -m experiments.imitation_pipeline --task=Pendulum-v1 --workdir=/tmp/gen_jax/imitation   # 6.5 min
+    # brax's Hopper (the extra gen_jax[brax]); N = 4, 11, 18, 25 and 25 demonstrations by default:
+    JAX_COMPILATION_CACHE_DIR=/tmp/gen_jax/jax_cache \
+        python -m experiments.imitation_pipeline --task=Hopper --workdir=/tmp/gen_jax/imitation
 
 For a task it
   1. trains the expert (experiments/configs/imitation_cartpole_expert.py with the task's overrides, PPO on the
@@ -27,6 +31,7 @@ import os
 import time
 
 import jax
+import ml_collections
 import numpy as np
 from absl import app, flags
 
@@ -48,6 +53,15 @@ flags.DEFINE_integer("gail_steps", 0, "override GAIL's train steps (0: the task'
 flags.DEFINE_integer("bc_steps", 0, "override BC's train steps (0: the task's)")
 FLAGS = flags.FLAGS
 
+_PENDULUM_PPO = {"entropy_coef": 0.0, "gamma": 0.9, "policy_lr": 1e-3, "value_lr": 1e-3, "ppo_epochs": 10,
+                 "num_minibatches": 8, "rollout_steps": 256}
+
+# The paper's MuJoCo policy (two tanh layers of 100; Ho & Ermon 2016, Sec. 6), stepped by PPO on 64 brax
+# environments x 128 steps = 8,192 pairs per train step, minibatches of 1,024.
+_HOPPER_PPO = {"num_envs": 64, "rollout_steps": 128, "policy_features": (100, 100), "value_features": (100, 100),
+               "init_log_std": -0.5, "entropy_coef": 0.0, "policy_lr": 3e-4, "value_lr": 3e-4, "ppo_epochs": 4,
+               "num_minibatches": 8}
+
 # Per-task overrides of the CartPole configs (model fields, and 'steps' for num_train_steps).
 TASKS = {
     "CartPole-v1": {"expert": {"steps": 250}, "gail": {"steps": 200}, "bc": {"steps": 2000}},
@@ -56,19 +70,33 @@ TASKS = {
     "Acrobot-v1": {"expert": {"steps": 250}, "gail": {"steps": 250, "reward": "logit"}, "bc": {"steps": 2000}},
     "MountainCar-v0": {"expert": {"steps": 400, "entropy_coef": 0.01}, "gail": {"steps": 300, "reward": "logit"},
                            "bc": {"steps": 2000}},
-    "Pendulum-v1": {"expert": {"steps": 500, "entropy_coef": 0.0, "gamma": 0.95, "policy_lr": 1e-3, "value_lr": 1e-3},
-                        "gail": {"steps": 400, "entropy_coef": 0.0, "gamma": 0.95, "policy_lr": 1e-3, "value_lr": 1e-3,
-                                  "reward": "logit"}, "bc": {"steps": 2000}},
+    # Pendulum (continuous torque, a Gaussian policy; no termination, 200-step time limit): gamma 0.9 and 10
+    # epochs of 8 minibatches over 8 x 256 steps, as RL Zoo's PPO Pendulum settings (Raffin et al. 2021).
+    "Pendulum-v1": {"expert": {"steps": 300, **_PENDULUM_PPO}, "gail": {"steps": 300, **_PENDULUM_PPO, "reward": "logit"},
+                    "bc": {"steps": 2000}},
+    # brax's Hopper (the optional extra gen_jax[brax]) with its spring pipeline, at a CPU budget (see the README).
+    # Task-level keys: 'env' (the environment, default: the task's name), 'trajectories' and 'num_demos' (the
+    # defaults of the flags), 'checkpoint_every' (a long run can be stopped and resumed), 'evals' False (no
+    # evaluator inside training: the pipeline scores every run itself, and each brax evaluation compiles anew).
+    "Hopper": {"env": "brax:hopper@spring", "trajectories": (4, 11, 18, 25), "num_demos": 25,
+               "checkpoint_every": 25, "evals": False,
+               "expert": {"steps": 600, **_HOPPER_PPO}, "gail": {"steps": 300, **_HOPPER_PPO, "disc_steps": 2,
+                                                                 "disc_batch_size": 1024},
+               "bc": {"steps": 5000, "policy_features": (100, 100), "init_log_std": -0.5}},
 }
 
 
 def _config(module, task, role, override_steps, **model):
     c = module.get_config()
-    c.model.env = task
-    spec = dict(TASKS.get(task, {}).get(role, {}))
+    t = TASKS.get(task, {})
+    c.model.env = t.get("env", task)
+    spec = dict(t.get(role, {}))
     steps = spec.pop("steps", c.num_train_steps)
     c.num_train_steps = override_steps or steps
-    c.eval_every = c.checkpoint_every = c.num_train_steps
+    c.eval_every = c.num_train_steps
+    c.checkpoint_every = min(t.get("checkpoint_every", c.num_train_steps), c.num_train_steps)
+    if not t.get("evals", True):
+        c.evals = ml_collections.ConfigDict()
     for k, v in {**spec, **model}.items():
         c.model[k] = v
     return c
@@ -102,7 +130,18 @@ def _curve(workdir, key="return"):
     return steps, values
 
 
+def _task_setting(task, name):
+    """A flag's value if given on the command line, else the task's default (TASKS), else the flag's default."""
+    if FLAGS[name].present or name not in TASKS.get(task, {}):
+        return FLAGS[name].value
+    return TASKS[task][name]
+
+
 def run_task(task, root):
+    ns = [int(x) for x in _task_setting(task, "trajectories")]
+    num_demos = int(_task_setting(task, "num_demos"))
+    if max(ns) > num_demos:
+        raise ValueError(f"--trajectories up to {max(ns)} need --num_demos >= {max(ns)}, got {num_demos}")
     out = os.path.join(root, task)
     os.makedirs(out, exist_ok=True)
     results = {"task": task, "runs": {}}
@@ -115,11 +154,11 @@ def run_task(task, root):
     rexp = type(exp)(rc, None)
     results["random"] = _score(rexp, rexp.init_state(jax.random.PRNGKey(0), {}), FLAGS.eval_episodes)
     demos_path = os.path.join(out, "demos.npz")
-    traj = exp.collect(state, jax.random.PRNGKey(777), FLAGS.num_demos, deterministic=False)
+    traj = exp.collect(state, jax.random.PRNGKey(777), num_demos, deterministic=False)
     results["demos"] = save_demonstrations(demos_path, traj)
     print(f"{task}: expert {results['expert']}, random {results['random']}, demos {results['demos']}", flush=True)
     lo, hi = results["random"]["stochastic"], results["expert"]["stochastic"]
-    for n in [int(x) for x in FLAGS.trajectories]:
+    for n in ns:
         for algo, module, steps in (("bc", imitation_cartpole_bc, FLAGS.bc_steps),
                                     ("gail", imitation_cartpole_gail, FLAGS.gail_steps)):
             c = _config(module, task, algo, steps, demos=f"npz:{demos_path}", num_trajectories=n)
@@ -127,26 +166,29 @@ def run_task(task, root):
             sc = _score(e, s, FLAGS.eval_episodes)
             sc["normalised"] = (sc["stochastic"] - lo) / (hi - lo)
             sc["seconds"] = secs
+            sc["train_steps"] = c.num_train_steps
+            if algo == "gail":
+                sc["env_steps"] = c.num_train_steps * c.model.num_envs * c.model.rollout_steps
             results["runs"][f"{algo}_{n}"] = sc
             print(f"{task} {algo} N={n}: {sc}", flush=True)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    table = _table(results)
+    table = _table(results, ns)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table + "\n")
     print(table, flush=True)
-    _plots(results, out, [int(x) for x in FLAGS.trajectories], rollout_size)
+    _plots(results, out, ns, rollout_size)
     return results
 
 
-def _table(r):
+def _table(r, ns):
     e = r["expert"]
     lines = [(f"{r['task']}: expert {e['stochastic']:.1f} (deterministic {e['deterministic']:.1f}), random "
               f"{r['random']['stochastic']:.1f}; mean returns of the stochastic policy over {FLAGS.eval_episodes} "
               f"episodes, normalised: random 0, expert 1"),
              "", "| trajectories | BC return | BC normalised | GAIL return | GAIL normalised |",
              "|---|---|---|---|---|"]
-    for n in FLAGS.trajectories:
+    for n in ns:
         b, g = r["runs"][f"bc_{n}"], r["runs"][f"gail_{n}"]
         lines.append(f"| {n} | {b['stochastic']:.1f} | {b['normalised']:.2f} | {g['stochastic']:.1f} | "
                      f"{g['normalised']:.2f} |")

@@ -1,8 +1,9 @@
 """GAIL on brax's Hopper with TRPO as the policy step, at a budget in the spirit of the paper's MuJoCo runs (Ho &
 Ermon 2016, Sec. 6: tanh policies of two hidden layers of 100 units, TRPO, GAE, about 50,000 state-action
-pairs per iteration). NOT VERIFIED HERE: brax is not installed in the CPU venv and no Hopper number was
-measured; meant for an accelerator. Measured here only: brax:hopper@spring through gen_jax.imitation.envs
-runs 16,500 environment steps/s on CPU for 64 environments (100-step rollout, after a 98 s compile).
+pairs per iteration). THIS CONFIG IS NOT VERIFIED: meant for an accelerator (25 M environment steps). What
+was measured on CPU is the pipeline's smaller PPO budget (task 'Hopper' of experiments/imitation_pipeline.py,
+README "Imitation"): a 4.9 M-step expert of return 697 and BC/GAIL at 4, 11, 18, 25 trajectories.
+brax:hopper@spring through gen_jax.imitation.envs runs 16,500 environment steps/s on CPU for 64 environments.
 
 Needs the optional extra (pip install 'gen_jax[brax]', i.e. brax==0.14.2). The expert first, then GAIL:
     python -m experiments.run --config=experiments/configs/imitation_hopper_gail.py \

@@ -114,6 +114,10 @@ def _brax_env(name: str, max_steps: int = 1000) -> Env:
                           f"(pip install 'gen_jax[brax]', i.e. brax==0.14.2); it is not installed") from e
     env = brax_envs.get_environment(task, **({"backend": backend} if backend else {}))
 
+    # jitted: brax's reset returns one array in several fields (obs, and a zero shared by reward, done and the
+    # metrics); run eagerly (under vmap) those fields would be one buffer, which the train step, donating its
+    # state, must not receive twice. A compiled function returns a buffer per output.
+    @jax.jit
     def reset(key):
         s = env.reset(key)
         return s.obs, (s, jnp.zeros((), jnp.int32))
