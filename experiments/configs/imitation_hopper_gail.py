@@ -12,6 +12,9 @@ Needs the optional extra (pip install 'gen_jax[brax]', i.e. brax==0.14.2). The e
         --workdir=/tmp/gen_jax/imitation_hopper_gail --config.model.demos=npz:/path/hopper_demos.npz \
         --config.model.num_trajectories=4
 Numbers of trajectories for the table: 4, 11, 18, 25 (the paper's MuJoCo range).
+The paper's other locomotion tasks run on the same config with another brax task (equally NOT VERIFIED):
+    --config.model.env=brax:walker2d@spring | brax:halfcheetah@spring | brax:ant@spring
+(the paper's numbers of trajectories: 4, 11, 18, 25 for Walker2d and HalfCheetah and Ant, Ho & Ermon 2016, Table 1).
 """
 from experiments.configs import imitation_cartpole_expert
 
