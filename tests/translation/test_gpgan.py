@@ -97,7 +97,8 @@ def test_the_adversarial_gradient_reaches_the_generator_through_the_critic():
     b = batches(1)[0]
     state = exp.init_state(jax.random.PRNGKey(0), b)
     c, _, t, _ = exp.prepare(b)
-    g = jax.jit(jax.grad(lambda p: exp.g_loss(p, state.params["critic"], c, exp.low(t))[0]))(state.params["generator"])
+    g_loss = jax.grad(lambda p: exp.g_loss(p, state.params["critic"], c, exp.low(t))[0])
+    g = jax.jit(g_loss)(state.params["generator"])
     assert float(jax.tree.reduce(lambda a, v: a + jnp.sum(jnp.abs(v)), g, 0.0)) > 0
     d = jax.jit(jax.grad(lambda p: exp.critic_loss(p, exp.low(t), exp.blend_low(state.params["generator"], c), None)[0]))(
         state.params["critic"])
