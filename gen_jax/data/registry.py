@@ -67,6 +67,7 @@ _EMBEDDED = {
     "thickness_digits": ("gen_jax.data.thickness_digits", "ThicknessDigits", None),
     "rotated_digits": ("gen_jax.data.rotated_digits", "RotatedDigits", None),
     "pasted_digits": ("gen_jax.data.pasted_digits", "PastedDigits", None),
+    "composites": ("gen_jax.data.composites", "Composites", None),
     "captioned_mnist5k": ("gen_jax.data.captioned", "CaptionedMnist5k", None),
     "captioned_digits": ("gen_jax.data.captioned", "CaptionedDigits", None),
     "toy2d/ring8": ("gen_jax.data.toy2d", "Toy2d", "ring8"),
