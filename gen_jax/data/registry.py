@@ -73,6 +73,7 @@ _EMBEDDED = {
     "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25"),
     "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons"),
     "toy2d/swiss_roll": ("gen_jax.data.toy2d", "Toy2d", "swiss_roll"),
+    "chorale_bars": ("gen_jax.data.chorale_bars", "ChoraleBars", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)
