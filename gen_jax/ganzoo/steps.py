@@ -429,3 +429,4 @@ class PairConsistency(Evaluator):
 
 # GANs beyond flat images (issue 16): each module registers its experiment and evaluators on import.
 from gen_jax.ganzoo import midinet  # noqa: E402,F401  (midinet, melody_stats)
+from gen_jax.ganzoo import voxels  # noqa: E402,F401  (3dgan, voxel_stats)
