@@ -12,7 +12,15 @@ Command:
         --workdir=/tmp/gen_jax/ganzoo_midinet
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_midinet_chorales.py \
         --workdir=/tmp/gen_jax/ganzoo_midinet_nocond --config.model.conditioner=False
-Result: see the README table (filled in from these runs' metrics.jsonl, split 'melody').
+Result (seed 0, 1,500 steps, 11-14 min each on a loaded 2-core CPU; split 'melody' of metrics.jsonl):
+                          data    MidiNet   no conditioner
+    pitch-class TV        0.023   0.131     0.062
+    polyphony             0.000   0.256     0.236
+    in-scale ratio        0.972   0.992     0.994
+    empty-bar rate        0.021   0.000     0.002
+    notes per bar         3.78    5.45      4.89
+    barline interval      2.31    4.57      4.79   (semitones)
+At this budget the conditioner does not yet make the barline interval data-like (one seed).
 Generated melodies: workdir/midi/*.mid; piano-roll images: workdir/samples/melodies_*.png.
 """
 import ml_collections
