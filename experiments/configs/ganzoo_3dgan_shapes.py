@@ -11,7 +11,13 @@ paper's representation protocol, Sec. 4.2), test accuracy, against an untrained 
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_3dgan_shapes.py \
         --workdir=/tmp/gen_jax/ganzoo_3dgan
-Result: see the README table. Renders: workdir/samples/views_*.png (depth maps along x, y, z per shape).
+Result (seed 0, REDUCED budget: --config.num_train_steps=150 --config.batch_size=32 --config.model.g_features=8
+--config.model.d_features=8 --config.evals.shapes.classifier_steps=200 --config.evals.shapes.num_samples=200;
+~15 min on a loaded 2-core CPU, 3-D convs compile and run slowly there): NOT trained yet. The library's 3-D
+classifier reaches 0.714 test accuracy on the real shapes; all 200 generated shapes are classified 'torus'
+(class coverage 1 of 5, mode collapse); D's features give 0.466 linear-probe accuracy vs 0.488 for an
+untrained D (chance 0.2). D's accuracy stays far below 80% at the paper's learning rates (D 1e-5, G 2.5e-3),
+so the adaptive rule never skipped an update in this run. Renders: workdir/samples/views_*.png (depth maps along x, y, z per shape).
 """
 import ml_collections
 
