@@ -74,6 +74,9 @@ _EMBEDDED = {
     "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25"),
     "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons"),
     "toy2d/swiss_roll": ("gen_jax.data.toy2d", "Toy2d", "swiss_roll"),
+    "chorale_bars": ("gen_jax.data.chorale_bars", "ChoraleBars", None),
+    "voxel_shapes/16": ("gen_jax.data.voxel_shapes", "VoxelShapes", "16"),
+    "voxel_shapes/32": ("gen_jax.data.voxel_shapes", "VoxelShapes", "32"),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)

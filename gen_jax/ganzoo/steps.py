@@ -426,3 +426,7 @@ class PairConsistency(Evaluator):
         return pair_metrics(np.concatenate(a), np.concatenate(b), self.transform,
                             float(self.settings.get("pixel_tol", 0.1)),
                             float(self.settings.get("pair_threshold", 0.9))).items()
+
+# GANs beyond flat images (issue 16): each module registers its experiment and evaluators on import.
+from gen_jax.ganzoo import midinet  # noqa: E402,F401  (midinet, melody_stats)
+from gen_jax.ganzoo import voxels  # noqa: E402,F401  (3dgan, voxel_stats)
