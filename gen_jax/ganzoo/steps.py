@@ -426,3 +426,6 @@ class PairConsistency(Evaluator):
         return pair_metrics(np.concatenate(a), np.concatenate(b), self.transform,
                             float(self.settings.get("pixel_tol", 0.1)),
                             float(self.settings.get("pair_threshold", 0.9))).items()
+
+# Experiments of the other GAN-zoo modules (each registers itself on import).
+from gen_jax.ganzoo import dtn  # noqa: F401
