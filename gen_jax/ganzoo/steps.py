@@ -428,4 +428,4 @@ class PairConsistency(Evaluator):
                             float(self.settings.get("pair_threshold", 0.9))).items()
 
 # Experiments of the other GAN-zoo modules (each registers itself on import).
-from gen_jax.ganzoo import dtn  # noqa: F401
+from gen_jax.ganzoo import dtn, icgan  # noqa: F401
