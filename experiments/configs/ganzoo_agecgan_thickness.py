@@ -11,7 +11,9 @@ level edit; its feature distance), the measured thickness of the edits in the ta
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_agecgan_thickness.py \
         --workdir=/tmp/gen_jax/ganzoo_agecgan_thickness
-Result: see the README's GAN zoo table (Age-cGAN rows).
+Result (500 steps, --config.evals.edit.num_examples=200): identity objective 372.7 -> 30.8; the scorer keeps
+the class of reconstructions 0.130 -> 0.940 and of level edits 0.151 -> 0.869; measured thickness in the target
+bin 0.278 -> 0.261 (chance 0.25: the generator ignores the level at this budget).
 """
 import importlib.util
 import os

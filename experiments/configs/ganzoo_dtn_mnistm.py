@@ -12,7 +12,8 @@ reports 84.4% for SVHN -> MNIST), beside that classifier's accuracy on real mnis
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_dtn_mnistm.py \
         --workdir=/tmp/gen_jax/ganzoo_dtn_mnistm
-Result: see the README's GAN zoo table (DTN row) for the measured accuracy and its budget.
+Result (1,500 steps, 4.5 min on a loaded 2-core CPU): translated-source accuracy 0.227 (real mnist5k 0.949;
+chance 0.10; the paper: 0.844 for SVHN -> MNIST).
 """
 import ml_collections
 

@@ -12,7 +12,9 @@ kept), class edits G(E_z(x), (c', l)) (the classifier reads c').
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_icgan_thickness.py \
         --workdir=/tmp/gen_jax/ganzoo_icgan_thickness
-Result: see the README's GAN zoo table (IcGAN rows).
+Result (500 steps): E_y accuracy class 0.937 / level 0.959; reconstruction class kept 0.165; level edits in the
+target thickness bin 0.256 (chance 0.25), class kept 0.161; class edits 0.091 (chance 0.10): the cGAN ignores its
+label at this budget.
 """
 import ml_collections
 
