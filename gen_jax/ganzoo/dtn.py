@@ -45,6 +45,7 @@ from gen_jax.core.optim import make_optimizer
 from gen_jax.core.state import TrainState
 from gen_jax.data import preprocess as pp
 from gen_jax.gan.models import DCGANGenerator
+from gen_jax.gan.steps import GAN
 from gen_jax.ganzoo import losses
 from gen_jax.ganzoo.heads import DCGANHeads
 
@@ -58,12 +59,8 @@ def source_classifier(dataset: str, split: str, arch: str, steps: int, data_dir=
     return ImageClassifier.train(dataset, split, arch=arch, steps=steps, seed=seed, data_dir=data_dir)
 
 
-def _apply(module, params, state, train, *args):
-    variables = {"params": params, **state}
-    if train and state:
-        out, new = module.apply(variables, *args, train=True, mutable=list(state))
-        return out, dict(new)
-    return module.apply(variables, *args, train=train), state
+# (output, new collections) of a module in training or inference mode: the GAN family's own helper
+_apply = GAN._apply
 
 
 @register("dtn")
