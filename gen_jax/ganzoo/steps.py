@@ -427,6 +427,6 @@ class PairConsistency(Evaluator):
                             float(self.settings.get("pixel_tol", 0.1)),
                             float(self.settings.get("pair_threshold", 0.9))).items()
 
-# GANs beyond flat images (issue 16): each module registers its experiment and evaluators on import.
-from gen_jax.ganzoo import midinet  # noqa: E402,F401  (midinet, melody_stats)
-from gen_jax.ganzoo import voxels  # noqa: E402,F401  (3dgan, voxel_stats)
+# The other GAN-zoo modules register their experiments and evaluators on import: DTN, IcGAN and Age-cGAN
+# (issue 14); MidiNet (midinet, melody_stats) and 3DGAN (3dgan, voxel_stats) (issue 16).
+from gen_jax.ganzoo import dtn, icgan, midinet, voxels  # noqa: E402,F401
