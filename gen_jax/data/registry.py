@@ -73,6 +73,9 @@ _EMBEDDED = {
     "toy2d/grid25": ("gen_jax.data.toy2d", "Toy2d", "grid25"),
     "toy2d/two_moons": ("gen_jax.data.toy2d", "Toy2d", "two_moons"),
     "toy2d/swiss_roll": ("gen_jax.data.toy2d", "Toy2d", "swiss_roll"),
+    "photo_patches": ("gen_jax.data.photo_patches", "PhotoPatches", None),
+    "photo_whole": ("gen_jax.data.photo_patches", "PhotoWhole", None),
+    "labels2scenes": ("gen_jax.data.labels2scenes", "Labels2scenes", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)

@@ -518,3 +518,4 @@ class TranslationEval(SplitMean):
             clf = _classifier(self.classifier_name, self.config.get("data_dir"), self.classifier_arch)
             out["real_accuracy"] = clf.accuracy(self.classifier_name, self.config.get("eval_split", "test"))
         return out.items()
+from gen_jax.translation import pix2pixhd, srgan  # noqa: F401  (register 'srgan' and 'pix2pixhd' with their evaluators)
