@@ -16,7 +16,16 @@ SRGAN-MSE (Table 1's other column): --config.model.content=mse.
 Figure: the `super_resolution` grid of the workdir (LR, bicubic, G(LR), HR) and the `sr` evaluator's
 psnr_y / ssim_y / frechet for G and bicubic. Expected ordering (SRGAN Table 1): PSNR SRResNet > SRGAN >
 bicubic; SRGAN's Frechet distance (in a second library-trained feature net) below SRResNet's.
-Result: see the README section "Super-resolution (SRGAN)".
+Result: the full config above was NOT run (no time on the shared CPU). Measured (commit of this line, micro
+budget: 200 steps, pretrain 150, generator.features=8 num_blocks=2, discriminator.features=8 dense=64, both
+feature nets 60 steps; add those overrides and --config.num_train_steps=200 --config.model.pretrain_steps=150
+--config.model.generator.features=8 --config.model.generator.num_blocks=2 --config.model.discriminator.features=8
+--config.model.discriminator.dense=64), on the 3 whole held-out images:
+    SRResNet: PSNR_Y 24.55 dB, SSIM_Y 0.598, Frechet 0.360
+    SRGAN   : PSNR_Y 22.33 dB, SSIM_Y 0.476, Frechet 0.436
+    bicubic : PSNR_Y 28.72 dB, SSIM_Y 0.797, Frechet 0.020
+PSNR SRResNet > SRGAN holds, but at 200 steps both networks are far below bicubic and SRGAN's Frechet score
+is worse, not better: the paper's ordering is NOT reproduced at this budget (10^6 steps in the paper).
 """
 import ml_collections
 
@@ -39,11 +48,12 @@ def get_config():
     c.optim.b1 = 0.9
     c.model = ml_collections.ConfigDict(dict(
         lr="lr", hr="hr", scale=4, content="feature", adversarial_weight=1e-3, feature_scale=1.0,
-        pretrain_steps=400, feature_seed=0, feature_steps=400,
+        pretrain_steps=400, feature_seed=0, feature_steps=60,
         generator=dict(features=16, num_blocks=4),
         discriminator=dict(features=16, num_stages=3, dense=128)))
     c.evals = ml_collections.ConfigDict({
         "test": dict(kind="split_mean", every=-1),
-        "sr": dict(kind="super_resolution", every=-1, dataset="photo_whole", split="test", feature_seed=1),
+        "sr": dict(kind="super_resolution", every=-1, dataset="photo_whole", split="test", feature_seed=1,
+                   feature_steps=60),
     })
     return c

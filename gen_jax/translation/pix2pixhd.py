@@ -31,7 +31,8 @@ encoder of Sec. 3.4 and its interactive editing).
 Training schedule (Sec. 3.2, "we first train the global generator and then train the local enhancer in the
 order of their resolutions. We then jointly fine-tune all the networks together"; the authors' code fixes G1
 for the first epochs of the local phase): steps < model.global_steps train G1 alone at half resolution (its
-output against the x2-downsampled real image, the discriminators on the half-resolution pairs); then
+output against the x2-downsampled real image, judged by D_1, D_2 (the discriminators that see that resolution
+of a full-size image); D_0's Adam sees zero gradients then, which leave its parameters unchanged); then
 model.fix_global_steps steps train the local enhancer with G1 fixed; then everything jointly. G1 and G2
 have their own Adam (players 'global' and 'local'), so a fixed G1 is not moved by its optimizer's momentum.
 
@@ -177,11 +178,13 @@ class MultiscaleDiscriminator(nn.Module):
     norm: str = "instance"
 
     @nn.compact
-    def __call__(self, x):
-        if self.num_scales < 1:
-            raise ValueError(f"MultiscaleDiscriminator: num_scales must be >= 1, got {self.num_scales}")
+    def __call__(self, x, first_scale: int = 0):
+        """`first_scale` = j: x is already at resolution 1 / 2^j and only D_j.. judge it (the global phase)."""
+        if self.num_scales < 1 or not 0 <= first_scale < self.num_scales:
+            raise ValueError(f"MultiscaleDiscriminator: need 0 <= first_scale ({first_scale}) < num_scales "
+                             f"({self.num_scales})")
         outs = []
-        for k in range(self.num_scales):
+        for k in range(first_scale, self.num_scales):
             outs.append(i2i.PatchDiscriminator(self.features, self.num_layers, self.max_features, self.norm,
                                                name=f"D{k}")(x))
             if k + 1 < self.num_scales:
@@ -189,20 +192,21 @@ class MultiscaleDiscriminator(nn.Module):
         return outs
 
 
-def discriminator_features(module: MultiscaleDiscriminator, params, x):
+def discriminator_features(module: MultiscaleDiscriminator, params, x, first_scale: int = 0):
     """[[layer activations of D_k..., logit map of D_k] for each scale k]: every layer's LeakyReLU output
     (after its norm, where it has one) read from the PatchGAN's intermediates, the logits last."""
-    logits, st = module.apply({"params": params}, x, capture_intermediates=True, mutable=["intermediates"])
+    logits, st = module.apply({"params": params}, x, first_scale, capture_intermediates=True,
+                              mutable=["intermediates"])
     inter = st["intermediates"]
     n = len(i2i.patchgan_layers(module.num_layers))
     out = []
-    for k in range(module.num_scales):
+    for j, k in enumerate(range(first_scale, module.num_scales)):
         feats = []
         for i in range(n - 1):
             normed = 0 < i and module.norm != "none"
             name = f"norm{i}" if normed else f"conv{i}"
             feats.append(nn.leaky_relu(inter[f"D{k}"][name]["__call__"][0], 0.2))
-        out.append(feats + [logits[k]])
+        out.append(feats + [logits[j]])
     return out
 
 
@@ -263,6 +267,9 @@ class Pix2PixHD(_Translation):
         self.fix_global_steps = int(m.get("fix_global_steps", 0))
         if min(self.fm_weight, self.global_steps, self.fix_global_steps) < 0:
             raise ValueError("pix2pixhd: feature_matching_weight, global_steps and fix_global_steps must be >= 0")
+        if self.global_steps and int(m.get("discriminator", {}).get("num_scales", 3)) < 2:
+            raise ValueError("pix2pixhd: the global phase (model.global_steps > 0) is judged by D_1.. at half "
+                             "resolution, which needs discriminator.num_scales >= 2")
         g, d = m.get("generator", {}), m.get("discriminator", {})
         self.generator = LocalEnhancer(self.tgt_shape[-1], int(g.get("features", 32)),
                                        int(g.get("global_downsamples", 4)), int(g.get("global_blocks", 9)),
@@ -281,8 +288,8 @@ class Pix2PixHD(_Translation):
     def generate(self, params, s, use_local=True):
         return self.generator.apply({"params": self._g_params(params)}, s, use_local=use_local)
 
-    def features(self, d_params, s, y):
-        return discriminator_features(self.discriminator, d_params, jnp.concatenate([s, y], -1))
+    def features(self, d_params, s, y, first_scale=0):
+        return discriminator_features(self.discriminator, d_params, jnp.concatenate([s, y], -1), first_scale)
 
     def prepare(self, batch):
         s = label_input(batch[self.label_key], batch[self.instance_key], self.num_classes)
@@ -310,8 +317,9 @@ class Pix2PixHD(_Translation):
         total = adv + self.fm_weight * fm
         return jnp.mean(total), (dict(g_loss=jnp.mean(total), g_adv=jnp.mean(adv), g_fm=jnp.mean(fm)), fake)
 
-    def d_loss(self, d_params, s, y, fake):
-        loss = multiscale_lsgan_discriminator_loss(self.features(d_params, s, y), self.features(d_params, s, fake))
+    def d_loss(self, d_params, s, y, fake, first_scale=0):
+        loss = multiscale_lsgan_discriminator_loss(self.features(d_params, s, y, first_scale),
+                                                   self.features(d_params, s, fake, first_scale))
         return jnp.mean(loss), dict(d_loss=jnp.mean(loss))
 
     def _phase_step(self, state, s, y, use_local):
@@ -322,7 +330,8 @@ class Pix2PixHD(_Translation):
         else:
             s, y = downsample(s), downsample(y)
             fake = jax.lax.stop_gradient(self._global_module().apply({"params": state.params["global"]}, s)[0])
-        d_grads, d_metrics = jax.grad(self.d_loss, has_aux=True)(state.params["discriminator"], s, y, fake)
+        d_grads, d_metrics = jax.grad(self.d_loss, has_aux=True)(state.params["discriminator"], s, y, fake,
+                                                                 0 if use_local else 1)
         state = state.apply_gradients(d_grads, player="discriminator")
         if use_local:
             grads, (g_metrics, _) = jax.grad(self.g_loss, has_aux=True)(g_params, state.params["discriminator"], s, y)
@@ -342,8 +351,8 @@ class Pix2PixHD(_Translation):
 
     def _global_loss(self, p_global, d_params, s_low, y_low):
         fake = self._global_module().apply({"params": p_global}, s_low)[0]
-        real_f = jax.lax.stop_gradient(self.features(d_params, s_low, y_low))
-        fake_f = self.features(d_params, s_low, fake)
+        real_f = jax.lax.stop_gradient(self.features(d_params, s_low, y_low, 1))
+        fake_f = self.features(d_params, s_low, fake, 1)
         adv = multiscale_lsgan_generator_loss(fake_f)
         fm = feature_matching_loss(real_f, fake_f)
         total = adv + self.fm_weight * fm
