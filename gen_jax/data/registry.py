@@ -77,6 +77,9 @@ _EMBEDDED = {
     "chorale_bars": ("gen_jax.data.chorale_bars", "ChoraleBars", None),
     "voxel_shapes/16": ("gen_jax.data.voxel_shapes", "VoxelShapes", "16"),
     "voxel_shapes/32": ("gen_jax.data.voxel_shapes", "VoxelShapes", "32"),
+    "photo_patches": ("gen_jax.data.photo_patches", "PhotoPatches", None),
+    "photo_whole": ("gen_jax.data.photo_patches", "PhotoWhole", None),
+    "labels2scenes": ("gen_jax.data.labels2scenes", "Labels2scenes", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)

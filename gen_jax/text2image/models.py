@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from gen_jax.gan.models import DCGANGenerator, _normalize, dcgan_num_upsamples
+from gen_jax.nn.subpixel import pixel_shuffle  # re-exported: it lived here first
 
 
 def _check_tokens(name, tokens):
@@ -155,15 +156,6 @@ class ConditioningAugmentation(nn.Module):
 def reparameterize(mu, log_sigma, eps):
     """c = mu + exp(log_sigma) * eps: differentiable in mu and log_sigma (Kingma & Welling 2014)."""
     return mu + jnp.exp(log_sigma) * eps
-
-
-def pixel_shuffle(x, r: int):
-    """Sub-pixel convolution's rearrangement (Shi et al. 2016): [B, H, W, C r^2] -> [B, H r, W r, C]."""
-    b, h, w, c = x.shape
-    if c % (r * r):
-        raise ValueError(f"pixel_shuffle: {c} channels are not divisible by r^2 = {r * r}")
-    x = x.reshape(b, h, w, r, r, c // (r * r))
-    return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * r, w * r, c // (r * r))
 
 
 class _GResBlock(nn.Module):
