@@ -12,7 +12,8 @@ from gen_jax.core import steps as steps_lib
 from gen_jax.core.config import base_config
 from gen_jax.ganzoo import losses
 from gen_jax.ganzoo.dtn import DTNExperiment
-from tests.gan.test_steps import _read, digit_batches
+from tests.gan.test_steps import digit_batches
+from tests.helpers import assert_resume_is_exact, assert_same_on_8_devices_as_on_1
 
 DIGITS = data.dataset_info("digits")
 
@@ -64,18 +65,10 @@ def test_bad_configs_are_named():
 
 
 def test_train_step_same_on_8_devices_as_on_1():
-    assert len(jax.devices()) == 8
-    exp = DTNExperiment(config(), DIGITS)
-    results = []
-    for devices in (jax.devices()[:1], jax.devices()):
-        state, metrics = steps_lib.run_train_steps(exp, batches(2), devices=devices)
-        results.append((state.params, state.model_state, metrics))
-    chex.assert_trees_all_close(results[0], results[1], rtol=2e-4, atol=2e-5)
+    assert_same_on_8_devices_as_on_1(DTNExperiment(config(), DIGITS), batches(2))
 
 
 def test_resume_is_exact_with_two_loaders(tmp_path):
-    from gen_jax.core import loop
-
     def cfg(steps):
         c = config()
         c.batch_size, c.eval_batch_size = 16, 48
@@ -84,11 +77,5 @@ def test_resume_is_exact_with_two_loaders(tmp_path):
         c.progress_bar = False
         return c
 
-    straight, resumed = str(tmp_path / "a"), str(tmp_path / "b")
-    loop.train_and_evaluate(cfg(4), straight)
-    loop.train_and_evaluate(cfg(2), resumed)
-    loop.train_and_evaluate(cfg(4), resumed)
-    a, b = _read(straight), _read(resumed)
-    assert a == b
-    rec = [r for r in a if r.get("split") == "test"]
+    rec = [r for r in assert_resume_is_exact(cfg, tmp_path) if r.get("split") == "test"]
     assert len(rec) == 2 and np.isfinite(rec[-1]["const"])
