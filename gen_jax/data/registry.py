@@ -15,7 +15,10 @@ Names understood by `dataset_info`, `load_arrays` and `gen_jax.data.make_loader`
   `DatasetNotPreparedError` with the command that prepares it. Names with path components (``..``, an
   absolute path, more than NAME/CONFIG) are rejected;
 * ``npz:/path/file.npz`` and ``folder:/path/to/images[?layout=paired|side_by_side|classes]``: see
-  `gen_jax.data.user` for the conventions.
+  `gen_jax.data.user` for the conventions;
+* ``captions:<catalog or embedded name>[?feature=...&max_tokens=...&num_captions=...&vocab_size=...&min_count=...]``:
+  that dataset plus ``caption_tokens`` from its caption text (a vocabulary built from its train split), for
+  the text-to-image models: see `gen_jax.data.catalog_captions`.
 
 The data_dir is the argument if given, else the environment variable ``GEN_JAX_DATA_DIR``, else
 ``~/tensorflow_datasets``.
@@ -48,7 +51,7 @@ from typing import Iterable
 
 import numpy as np
 
-from gen_jax.data import catalog
+from gen_jax.data import catalog, catalog_captions
 from gen_jax.data.catalog import ENV_DATA_DIR, prepare_command  # noqa: F401  (re-exported)
 from gen_jax.data.errors import UnknownDatasetError
 from gen_jax.data.features import DatasetInfo, Feature  # noqa: F401  (re-exported)
@@ -135,6 +138,8 @@ def canonical_name(name: str) -> str:
         raise UnknownDatasetError(f"dataset name must be a non-empty string, got {name!r}")
     if name.startswith(_USER_SCHEMES):
         return name
+    if name.startswith(catalog_captions.SCHEME):
+        return catalog_captions.canonical(name, canonical_name)
     _check_catalog_name(name)
     base, colon, version = name.partition(":")
     return _ALIASES.get(base, base) + colon + version
@@ -203,10 +208,16 @@ def _resolve_cached(name: str, data_dir: str, stamp: tuple) -> Dataset:
     del stamp  # only part of the cache key
     if name.startswith(_USER_SCHEMES):
         return _user_dataset(name)
+    if name.startswith(catalog_captions.SCHEME):
+        return catalog_captions.open_captions(name, data_dir, _resolve_base)
     base, _, version = name.partition(":")
     if base in _EMBEDDED:
         return _embedded(base, version, data_dir)
     return catalog.open_catalog(name, data_dir, _known_names_text())
+
+
+def _resolve_base(name: str, data_dir: str) -> Dataset:
+    return _resolve_cached(name, data_dir, ())
 
 
 def resolve(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:

@@ -13,7 +13,10 @@ them and saves them there; without a path it trains in the process (cached per s
 encoder frozen, as Reed et al. 2016b do (its params are copied into the train state's `extra`, so a
 checkpoint is self-contained).
 
-Tokenisation is `captioned.tokenize`: deterministic, word-level over the dataset's 39-word vocabulary.
+Tokenisation is the dataset's: `captioned.tokenize` (word-level over the 39-word vocabulary) for the captioned
+digits, `gen_jax.data.catalog_captions` (a vocabulary of the train split's words) for a 'captions:' catalog
+dataset; the vocabulary size is the num_classes of the `caption_tokens` feature. The pairs that are not
+negatives of each other share their `tags`, else their `label`, else only an image with itself.
 `retrieval_accuracy` scores the joint embedding on a split (for each caption, is the best-scoring image of the
 split one whose attributes the caption states?); `phrasing_accuracy` scores the text encoder alone: is the
 nearest train caption (cosine) of each held-out test phrasing one that states the same attributes? Both from
@@ -76,17 +79,28 @@ def _modules(s, vocab_size):
 
 
 def _arrays(dataset, split, data_dir):
+    """(info, x in [-1, 1], caption_tokens, groups): `groups` [N, G] int; two images whose rows are equal are
+    not negatives of each other in the joint embedding: the `tags` of a captioned digits dataset, else the
+    class `label` (Reed et al. 2016a's class-level pairs), else each image its own group (every other image a
+    negative), e.g. for a 'captions:' catalog dataset without labels."""
     from gen_jax import data as data_lib
     from gen_jax.data import preprocess as pp
 
     info = data_lib.dataset_info(dataset, data_dir=data_dir)
-    for f in ("x", "caption_tokens", "tags"):
+    for f in ("x", "caption_tokens"):
         if f not in info.features:
             raise ValueError(f"text encoder: dataset {dataset!r} has no feature {f!r} (a captioned dataset has "
-                             f"x, caption_tokens and tags)")
-    a = data_lib.load_arrays(dataset, split, data_dir=data_dir, features=("x", "caption_tokens", "tags"))
+                             f"x and caption_tokens: captioned_mnist5k, captioned_digits, or "
+                             f"'captions:<catalog name>?feature=<its caption feature>')")
+    group = next((g for g in ("tags", "label") if g in info.features), None)
+    a = data_lib.load_arrays(dataset, split, data_dir=data_dir,
+                             features=("x", "caption_tokens") + ((group,) if group else ()))
     x = pp.center_pm1(jnp.asarray(a["x"]), info.features["x"].num_levels)
-    return info, x, jnp.asarray(a["caption_tokens"], jnp.int32), jnp.asarray(a["tags"], jnp.int32)
+    if group is None:
+        groups = np.arange(len(a["x"]))[:, None]
+    else:
+        groups = np.asarray(a[group]).reshape(len(a["x"]), -1)
+    return info, x, jnp.asarray(a["caption_tokens"], jnp.int32), jnp.asarray(groups, jnp.int32)
 
 
 def train_text_encoder(settings=None, data_dir=None) -> TrainedTextEncoder:
@@ -139,7 +153,7 @@ def save(enc: TrainedTextEncoder, path: str) -> None:
         os.replace(tmp, target)
 
 
-def load(path: str, settings=None) -> TrainedTextEncoder:
+def load(path: str, settings=None, data_dir=None) -> TrainedTextEncoder:
     """The encoder saved at `path`; with `settings`, checks that it was trained with them."""
     with open(path + ".json") as f:
         stored = json.load(f)
@@ -152,7 +166,7 @@ def load(path: str, settings=None) -> TrainedTextEncoder:
                              f"elsewhere")
     from gen_jax import data as data_lib
 
-    vocab = data_lib.dataset_info(stored["dataset"]).features["caption_tokens"].num_classes
+    vocab = data_lib.dataset_info(stored["dataset"], data_dir=data_dir).features["caption_tokens"].num_classes
     module, _ = _modules(stored, vocab)
     with open(path, "rb") as f:
         params = flax.serialization.msgpack_restore(f.read())
@@ -169,7 +183,7 @@ def text_encoder(settings=None, path: str = "", data_dir=None) -> TrainedTextEnc
     given). See the module docstring."""
     s = settings_of(settings)
     if path and os.path.exists(path):
-        return load(path, s)
+        return load(path, s, data_dir)
     enc = _cached(json.dumps(s, sort_keys=True), data_dir)
     if path:
         save(enc, path)

@@ -79,7 +79,7 @@ def _check_features(name, info, needed):
     missing = [f for f in needed if f not in info.features]
     if missing:
         raise ValueError(f"{name}: dataset {getattr(info, 'name', '?')!r} lacks the features {missing} (use a "
-                         f"captioned dataset: captioned_mnist5k, captioned_digits)")
+                         f"captioned dataset: captioned_mnist5k, captioned_digits, or 'captions:<catalog name>?feature=...')")
 
 
 class _Conditional(Experiment):
@@ -137,8 +137,10 @@ class _Conditional(Experiment):
     # -- grids --------------------------------------------------------------------------------------------
     def _grid_batch(self):
         ex = self.example_batch(16, self.config.get("eval_split", "test"))
-        return {"caption_tokens": jnp.asarray(ex["caption_tokens"][:, 0], jnp.int32),
-                "tags": jnp.asarray(ex["tags"], jnp.float32)}
+        out = {"caption_tokens": jnp.asarray(ex["caption_tokens"][:, 0], jnp.int32)}
+        if "tags" in ex:   # a 'captions:' catalog dataset has no tags
+            out["tags"] = jnp.asarray(ex["tags"], jnp.float32)
+        return out
 
     def _grids(self, state, batch, **kwargs):
         cond = self.condition(state, batch)                       # [16, dim]
@@ -159,8 +161,11 @@ class _Conditional(Experiment):
 
     def grid_captions(self):
         """The captions of the grid rows, for the record (rows of per_caption; pairs of the interpolation)."""
+        from gen_jax.data import catalog_captions
         from gen_jax.data.captioned import detokenize
 
+        if self.info.name.startswith(catalog_captions.SCHEME):
+            detokenize = catalog_captions.vocabulary(self.info.name, self.config.get("data_dir")).detokenize
         ex = self.example_batch(16, self.config.get("eval_split", "test"))
         return [detokenize(t) for t in np.asarray(ex["caption_tokens"][:, 0])]
 
