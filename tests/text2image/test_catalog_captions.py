@@ -20,11 +20,11 @@ def test_gan_cls_trains_a_step_on_a_catalog_caption_set(tmp_path):
     c = base_config()
     c.experiment, c.dataset, c.data_dir = "text2image", NAME, data_dir
     c.optim.learning_rate, c.optim.b1 = 2e-4, 0.5
-    c.model = ml_collections.ConfigDict(dict(latent_dim=4, g_features=4, d_features=4, variant="gan_cls",
-                                             proj_dim=4, d_norm="layer"))
-    c.text_encoder = ml_collections.ConfigDict(dict(steps=2, batch_size=4, word_dim=4, conv_features=4, hidden=4,
-                                                    embed_dim=4, image_features=(4,),
-                                                    path=str(tmp_path / "enc.msgpack")))
+    c.model = ml_collections.ConfigDict({"latent_dim": 4, "g_features": 4, "d_features": 4, "variant": "gan_cls",
+                                         "proj_dim": 4, "d_norm": "layer"})
+    c.text_encoder = ml_collections.ConfigDict({"steps": 2, "batch_size": 4, "word_dim": 4, "conv_features": 4,
+                                                "hidden": 4, "embed_dim": 4, "image_features": (4,),
+                                                "path": str(tmp_path / "enc.msgpack")})
     info = data_lib.dataset_info(NAME, data_dir=data_dir)
     exp = get_experiment_class("text2image")(c, info)
     assert exp.encoder.settings["dataset"] == NAME
