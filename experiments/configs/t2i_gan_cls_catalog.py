@@ -10,8 +10,8 @@ reader; the text encoder is trained on first use and saved to
 config.text_encoder.path, which must differ per dataset: its settings name the dataset):
     python -m experiments.run --config=experiments/configs/t2i_gan_cls_catalog.py --workdir=/tmp/gen_jax/t2i_birds \
         --config.data_dir=DIR --config.dataset='captions:cub_captions?feature=caption&max_tokens=32&min_count=2'
-Expected: sample grids per_caption / caption_interpolation in workdir/samples (their captions in
-workdir/grid_captions.txt) that follow their captions as far as this budget allows; no figure has been measured
+Expected: sample grids per_caption / caption_interpolation in workdir/samples (rows = the test split's first
+captions, `TextToImageGAN.grid_captions()`) that follow their captions as far as this budget allows; no figure has been measured
 on a real catalog set in this library (none can be downloaded here). The evaluation is the default split mean
 of D's logits; the caption_attributes evaluator is for the captioned digits only.
 

@@ -37,6 +37,8 @@ def test_gan_cls_trains_a_step_on_a_catalog_caption_set(tmp_path):
     metrics = jax.device_get(metrics)
     assert int(state.step) == 1
     assert all(np.isfinite(float(metrics[k])) for k in ("d_loss", "g_loss", "wrong_logit"))
+    # the grids' captions are written with the dataset's own vocabulary (test-only 'green' is <unk>)
+    assert exp.grid_captions() == ["a <unk> bird .", "<unk> <unk> <unk> <unk> red", "blue"]
     # a second experiment restores the saved encoder (same vocabulary, same params)
     again = get_experiment_class("text2image")(c, info)
     jax.tree.map(np.testing.assert_array_equal, again.encoder.params, exp.encoder.params)
