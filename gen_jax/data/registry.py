@@ -102,7 +102,8 @@ def _known_names_text() -> str:
         f"embedded: {', '.join(EMBEDDED_NAMES)} (also {', '.join(_ALIASES)}); "
         "any TFDS catalog dataset prepared in array_record format under the data_dir "
         "(e.g. mnist, binarized_mnist, fashion_mnist, cifar10); "
-        "'npz:/path/file.npz'; 'folder:/path/to/images'"
+        "'npz:/path/file.npz'; 'folder:/path/to/images'; "
+        "'captions:<catalog name>?feature=<its caption feature>'"
     )
 
 

@@ -37,6 +37,12 @@ def test_gan_cls_trains_a_step_on_a_catalog_caption_set(tmp_path):
     metrics = jax.device_get(metrics)
     assert int(state.step) == 1
     assert all(np.isfinite(float(metrics[k])) for k in ("d_loss", "g_loss", "wrong_logit"))
+    # no tags: the joint embedding's groups are the class labels (pairs of one label are not negatives)
+    from gen_jax.text2image import encoder
+
+    groups = np.asarray(encoder._arrays(NAME, "train", data_dir)[3])
+    labels = data_lib.load_arrays(NAME, "train", data_dir=data_dir, features=("label",))["label"]
+    np.testing.assert_array_equal(groups, labels[:, None])
     # the grids' captions are written with the dataset's own vocabulary (test-only 'green' is <unk>)
     assert exp.grid_captions() == ["a <unk> bird .", "<unk> <unk> <unk> <unk> red", "blue"]
     # a second experiment restores the saved encoder (same vocabulary, same params)
