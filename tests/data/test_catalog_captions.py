@@ -182,3 +182,20 @@ def test_errors_are_named(birds):
         data.dataset_info("captions:birds?max_tokens=many", data_dir=data_dir)
     with pytest.raises(data.UnknownDatasetError, match="unknown dataset 'no_such_birds'"):
         data.dataset_info("captions:no_such_birds?feature=caption", data_dir=data_dir)
+
+
+def test_a_dataset_served_in_memory_with_a_text_feature():
+    """The same rule on a dataset whose info has a 'text' feature (an embedded one: its captions one string each)."""
+    from gen_jax.data.sources import InMemoryDataset
+
+    def split(caps):
+        return {"x": np.zeros((len(caps), 2, 2, 1), np.uint8), "caption": np.asarray(caps, object)}
+
+    info = data.DatasetInfo("mem", {"x": data.Feature.levels((2, 2, 1), 256), "caption": data.Feature.text()},
+                            {"train": len(TRAIN), "test": len(TEST)})
+    base = InMemoryDataset(info, {"train": split(TRAIN), "test": split(TEST)})
+    ds = catalog_captions.CaptionsDataset("captions:mem", "mem", base, {}, data_dir="")
+    assert ds.feature == "caption" and ds.vocabulary.words == VOCAB
+    np.testing.assert_array_equal(ds.arrays("test")["caption_tokens"][0, 0], [6, 1, 4, 5] + [0] * 28)
+    with pytest.raises(data.DataError, match=r"feature 'x' is not text \(it is kind 'levels'\)"):
+        catalog_captions.CaptionsDataset("captions:mem?feature=x", "mem", base, {"feature": "x"}, data_dir="")
