@@ -304,8 +304,7 @@ def _saved_vocabulary(path: str, record: dict, vocab: Vocabulary, name: str) -> 
     if os.path.isfile(path):
         with open(path) as f:
             saved = json.load(f)
-        if saved.get("train_captions_sha256") != record["train_captions_sha256"] or \
-                tuple(saved.get("words", ())) != vocab.words:
+        if saved.get("train_captions_sha256") != record["train_captions_sha256"]:
             raise DataError(
                 f"{name!r}: the vocabulary saved at {path} was built from other train captions "
                 f"({saved.get('train_examples')} examples, sha256 {saved.get('train_captions_sha256', '?')[:12]}...) "
@@ -313,6 +312,11 @@ def _saved_vocabulary(path: str, record: dict, vocab: Vocabulary, name: str) -> 
                 f"{record['train_captions_sha256'][:12]}...): the data changed under the same name, and token ids "
                 "of models trained before would not mean the same words. Delete the file to rebuild it from the "
                 "current data (and retrain), or restore the data it was built from")
+        if tuple(saved.get("words", ())) != vocab.words:
+            raise DataError(
+                f"{name!r}: the vocabulary saved at {path} differs from the one this code builds from the same "
+                "train captions (the tokenization or ranking rule changed): token ids of models trained before "
+                "would not mean the same words. Delete the file to rebuild it (and retrain)")
         return
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

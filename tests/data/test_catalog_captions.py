@@ -156,6 +156,11 @@ def test_vocabulary_is_saved_and_restored_the_same(birds):
     assert tuple(saved["words"]) == VOCAB[:9] and saved["train_examples"] == 4
     registry._resolve_cached.cache_clear()                # a new process: rebuilt, checked against the file
     np.testing.assert_array_equal(data.load_arrays(name, "test", data_dir=data_dir)["caption_tokens"], first)
+    with open(path, "w") as f:                            # as if written by another rule
+        json.dump(dict(saved, words=saved["words"][::-1]), f)
+    registry._resolve_cached.cache_clear()
+    with pytest.raises(data.DataError, match="differs from the one this code builds"):
+        data.dataset_info(name, data_dir=data_dir)
     saved["train_captions_sha256"] = "0" * 64             # as if the train split had changed since
     with open(path, "w") as f:
         json.dump(saved, f)
