@@ -261,7 +261,7 @@ class MGAN(Experiment):
     def _grids(self, state, real):
         key = jax.random.PRNGKey(self.config.seed)
         return {"swatches": self.sample(state, key, 8, height=2 * self.shape[0], width=2 * self.shape[1]),
-                "samples": jnp.concatenate([self.sample(state, key, 8), pp.scale01(real, self.levels)])}
+                "samples": jnp.stack([self.sample(state, key, 8), pp.scale01(real, self.levels)])}
 
     def visualize(self, state, rng):
         """'swatches': 8 generated textures at twice the crop size; 'samples': 8 generated crops over 8 held-out

@@ -266,7 +266,7 @@ class PG2(Experiment):
         heat = jnp.max(heat_maps(batch["target_keypoints"], h, w, self.sigma), -1, keepdims=True)
         rows = [pp.scale01(batch["condition"], self.levels), jnp.tile(heat, (1, 1, 1, self.shape[-1])), coarse,
                 jnp.clip(refined, 0.0, 1.0), pp.scale01(batch["target"], self.levels)]
-        return {"pose_transfer": jnp.concatenate(rows)}
+        return {"pose_transfer": jnp.stack(rows)}   # [5 rows, 8, H, W, C]: the grid keeps the rows
 
     def visualize(self, state, rng):
         """The pose-transfer grid of 8 fixed test pairs; rows: condition I_A, target pose (max of its heat
