@@ -21,15 +21,15 @@ def get_config():
     c.dataset = "posed_figures"
     c.batch_size = 16
     c.eval_batch_size = 100
-    c.num_train_steps = 400
+    c.num_train_steps = 1000
     c.log_every = 50
-    c.eval_every = 400
-    c.sample_every = 400
-    c.checkpoint_every = 200
-    c.optim.learning_rate = 2e-4
+    c.eval_every = 1000
+    c.sample_every = 1000
+    c.checkpoint_every = 500
+    c.optim.learning_rate = 5e-4
     c.optim.b1 = 0.5
     c.model = ml_collections.ConfigDict(dict(
-        stage1_steps=250, train_g1_in_stage2=False, l1_weight=10.0, heat_sigma=1.5, mask_radius=2.5,
+        stage1_steps=600, train_g1_in_stage2=False, l1_weight=10.0, heat_sigma=1.5, mask_radius=2.5,
         generator=dict(features=16, num_downs=3, max_features=64, norm="instance"),
         discriminator=dict(receptive_field=16, features=16, norm="instance")))
     c.evals = ml_collections.ConfigDict({
