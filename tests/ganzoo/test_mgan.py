@@ -18,7 +18,7 @@ S = 16
 INFO = DatasetInfo.of_x("fake_textures", (S, S, 1), num_levels=256, num_classes=2, splits={"train": 32, "test": 8})
 
 
-def config(tmp_path=None, **model):
+def config(**model):
     c = base_config()
     c.experiment = "mgan"
     c.optim.learning_rate, c.optim.b1 = 1e-3, 0.5
