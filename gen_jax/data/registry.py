@@ -83,6 +83,8 @@ _EMBEDDED = {
     "photo_patches": ("gen_jax.data.photo_patches", "PhotoPatches", None),
     "photo_whole": ("gen_jax.data.photo_patches", "PhotoWhole", None),
     "labels2scenes": ("gen_jax.data.labels2scenes", "Labels2scenes", None),
+    "posed_figures": ("gen_jax.data.posed_figures", "PosedFigures", None),
+    "texture_crops": ("gen_jax.data.texture_crops", "TextureCrops", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)
