@@ -51,7 +51,6 @@ recogniser_dataset ('mnist5k'), feature_input ('x'), feature_target ('target').
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional
 
 import flax.linen as nn
 import jax
