@@ -14,7 +14,20 @@ large-object accuracy (the ceiling).
 Command:
     nice -n 10 python -m experiments.run --config=experiments/configs/ganzoo_perceptual_pasted.py \
         --workdir=/tmp/gen_jax/ganzoo_perceptual_pasted
-Result: see the README section (filled in after the measured run).
+Result (600 GAN steps after 600 pretraining steps; 53 s for the GAN stage on the shared 2-core CPU), the 1,000
+test images:
+
+    small objects, without the generator (pretrained P on F_small)      0.143
+    small objects, with the perceptual generator (trained P on F_sr)    0.806   (0.662 at step 300)
+    small objects, trained P on plain F_small                           0.144
+    large objects (the ceiling): trained P 0.979, pretrained P 0.968
+
+The generator lifts small-digit accuracy from near chance to 0.81 of a 0.98 ceiling. Caveats: the baseline
+classifier saw only LARGE objects (the paper's stage 1), not a classifier trained on small ones, so the "without"
+figure is a weak baseline; and the mean squared distance of F_sr to F_large (4.94) is not below that of F_small
+(3.94): the perception loss makes the features classifiable rather than close to the large object's features.
+The paper reports detection gains on Tsinghua-Tencent 100K small traffic signs (recall 89% / accuracy 84% for
+small objects against 87% / 82% of the next best method, Li et al. 2017, Table 1), not comparable with this.
 """
 import ml_collections
 
