@@ -367,8 +367,8 @@ class Frontalisation(Evaluator):
     real upright train images, seed 0, by `gen_jax.translation.steps._classifier`) labels the rotated inputs,
     their frontal views G(x) and the upright targets of `split`; yields per angle of feature `angle`
     ('angle_degrees') `rotated_acc/<angle>`, `frontal_acc/<angle>`, `upright_acc/<angle>` and the three
-    overall accuracies. `num_examples` (0 = the whole split) are taken in order (the split is ordered by
-    digit then angle, every angle equally often)."""
+    overall accuracies. `num_examples` (0 = the whole split) are the first of the split (ordered by mnist5k
+    row, then angle: every angle equally often in a multiple of 9)."""
 
     def known_settings(self):
         return ("num_examples", "batch_size", "classifier", "classifier_arch", "angle")
