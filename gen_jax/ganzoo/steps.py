@@ -429,4 +429,4 @@ class PairConsistency(Evaluator):
 
 # The other GAN-zoo modules register their experiments and evaluators on import: DTN, IcGAN and Age-cGAN
 # (issue 14); MidiNet (midinet, melody_stats) and 3DGAN (3dgan, voxel_stats) (issue 16).
-from gen_jax.ganzoo import dtn, icgan, midinet, voxels, pg2, mgan  # noqa: E402,F401
+from gen_jax.ganzoo import dtn, icgan, midinet, mgan, perceptual, pg2, tpgan, voxels  # noqa: E402,F401
