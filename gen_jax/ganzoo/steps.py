@@ -428,5 +428,5 @@ class PairConsistency(Evaluator):
                             float(self.settings.get("pair_threshold", 0.9))).items()
 
 # The other GAN-zoo modules register their experiments and evaluators on import: DTN, IcGAN and Age-cGAN
-# (issue 14); MidiNet (midinet, melody_stats) and 3DGAN (3dgan, voxel_stats) (issue 16).
+# TP-GAN and PerceptualGAN (issue 14); MidiNet, 3DGAN, PG2 and MGAN (issue 16).
 from gen_jax.ganzoo import dtn, icgan, midinet, mgan, perceptual, pg2, tpgan, voxels  # noqa: E402,F401
