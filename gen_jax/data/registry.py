@@ -80,6 +80,7 @@ _EMBEDDED = {
     "photo_patches": ("gen_jax.data.photo_patches", "PhotoPatches", None),
     "photo_whole": ("gen_jax.data.photo_patches", "PhotoWhole", None),
     "labels2scenes": ("gen_jax.data.labels2scenes", "Labels2scenes", None),
+    "dressed_digits": ("gen_jax.data.dressed_digits", "DressedDigits", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)
