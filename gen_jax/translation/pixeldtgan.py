@@ -126,8 +126,8 @@ class PixelDTGAN(tr._Translation):  # pylint: disable=protected-access
                              f"converter.arch={g['arch']!r} is not")
         self.converter = models.build_generator(g, self.tgt_shape[-1])
         d = m.get("discriminator", {})
-        self.d_real_fake = gpgan.Critic(features=int(d.get("features", 64)), max_features=int(d.get("max_features", 512)))
-        self.d_domain = gpgan.Critic(features=int(d.get("features", 64)), max_features=int(d.get("max_features", 512)))
+        width = dict(features=int(d.get("features", 64)), max_features=int(d.get("max_features", 512)))
+        self.d_real_fake, self.d_domain = gpgan.Critic(**width), gpgan.Critic(**width)
         self._visualize = jax.jit(self._grids)
 
     # -- networks ------------------------------------------------------------------------------------------

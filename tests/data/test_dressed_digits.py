@@ -2,7 +2,8 @@
 size and place; the target x is the same mnist5k digit clean and centred; no photo pixel serves both splits."""
 import numpy as np
 
-from gen_jax.data import _derived, dressed_digits as dd, mnistm
+from gen_jax.data import _derived, mnistm
+from gen_jax.data import dressed_digits as dd
 from gen_jax.data.pasted_digits import area_resize
 from tests.data.derived_checks import check_split_and_source
 
