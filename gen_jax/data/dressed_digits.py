@@ -1,14 +1,15 @@
 """`dressed_digits`: an offline stand-in for the LookBook dataset of PixelDTGAN (Yoo et al. 2016, Sec. 5.1:
 photos of dressed people, each associated with the product photo of the top the person wears). Here the
-"dressed person" is an mnist5k digit worn SMALLER, at a random place, blended over a patch of a colour photo
-(the MNIST-M blend of `gen_jax.data.mnistm`, ``|patch - digit|``), and the "product photo" is the SAME digit
+"dressed person" is an mnist5k digit worn at another size (18-26 pixels for 28), blended over a patch of a colour photo
+(the MNIST-M blend of `gen_jax.data.mnistm`, ``|patch - digit|``), roughly centred as LookBook's models are
+(within 3 pixels of the centre) but at another scale, and the "product photo" is the SAME digit
 clean, full-size and centred on a blank canvas: a source -> target transfer that is semantic (the target is
 not pixel-aligned with the source: another size, another place, no background) with one known associated
 target per source, as LookBook's. The digit's class is the semantic content (LookBook: the garment).
 
 Features: ``source`` uint8 [32, 32, 3] (256 levels), ``x`` uint8 [32, 32, 1] (the associated target: the
 28x28 digit at offset (2, 2); named ``x`` so the library's classifiers and the `translation` evaluator
-train on the real targets), ``digit_size`` int32 (side of the digit in the source, 14..24),
+train on the real targets), ``digit_size`` int32 (side of the digit in the source, 18..26),
 ``digit_position`` int32 [2] (row, column of its top-left pixel in the 32x32 source), ``photo`` (0..6,
 `mnistm.PHOTO_NAMES`), ``patch_position`` int32 [2] (row, column of the 32x32 patch in the reduced photo),
 ``label`` (0..9), ``index`` (the mnist5k row). Splits: mnist5k's fixed 4,000 / 1,000 split, index order.
@@ -16,7 +17,8 @@ train on the real targets), ``digit_size`` int32 (side of the digit in the sourc
 Rule: for mnist5k row i, ``rng = np.random.default_rng([SEED, i])``; ``photo = rng.integers(7)``; a tile of
 that photo's split ``t = rng.integers(len(tiles))`` (the chessboard tiles of `gen_jax.data.mnistm`, so no
 photo pixel serves both splits); ``(dr, dc) = rng.integers(0, 25, size=2)`` inside the 56x56 tile;
-``digit_size = rng.integers(14, 25)``; ``digit_position = rng.integers(0, 33 - digit_size, size=2)``. The
+``digit_size = rng.integers(18, 27)``; ``digit_position = (32 - digit_size) // 2 + rng.integers(-3, 4, size=2)``
+(the centred place jittered by up to 3 pixels per axis). The
 digit is area-resized to digit_size (`pasted_digits.area_resize`), pasted into a blank 32x32 canvas at
 digit_position, and ``source = |patch - canvas|`` per channel.
 """
@@ -32,7 +34,8 @@ from gen_jax.data.pasted_digits import area_resize
 
 SEED = 20160324
 SIDE = 32
-MIN_SIZE, MAX_SIZE = 14, 24
+MIN_SIZE, MAX_SIZE = 18, 26
+JITTER = 3
 
 
 def draw(index: int, split: str):
@@ -43,7 +46,7 @@ def draw(index: int, split: str):
     corner = corners[int(rng.integers(len(corners)))]
     pos = (corner + rng.integers(0, mnistm.TILE - SIDE + 1, size=2)).astype(np.int32)
     size = int(rng.integers(MIN_SIZE, MAX_SIZE + 1))
-    at = rng.integers(0, SIDE - size + 1, size=2).astype(np.int32)
+    at = ((SIDE - size) // 2 + rng.integers(-JITTER, JITTER + 1, size=2)).astype(np.int32)
     return photo, pos, size, at
 
 
@@ -65,7 +68,7 @@ class DressedDigits(DerivedBuilder):
     centred (the associated target); mnistm's photos and tiles, mnist5k's split."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: 32x32, digit side 14-24 at a uniform position, |patch - digit|."}
+    RELEASE_NOTES = {"1.0.0": "Initial release: 32x32, digit side 18-26 within 3 px of the centre, |patch - digit|."}
     FEATURES = {"source": Feature.levels((SIDE, SIDE, 3), 256), "x": Feature.levels((SIDE, SIDE, 1), 256),
                 "digit_size": Feature.integer(), "digit_position": Feature.integer((2,)),
                 "photo": Feature.classes(len(mnistm.PHOTO_NAMES)), "patch_position": Feature.integer((2,)),

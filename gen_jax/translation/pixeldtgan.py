@@ -30,7 +30,7 @@ batch norm; these use instance norm in the converter and none in the discriminat
 checkpoint).
 
 Data: a paired dataset with features model.source -> model.target (`gen_jax.data.dressed_digits`: 'source' ->
-'x', a digit worn small over a photo -> the same digit clean and centred, the stand-in for LookBook). The
+'x', a digit worn at another size over a photo -> the same digit clean and centred, the stand-in for LookBook). The
 evaluation is the paper's pixel-level one (Sec. 5.5: RMSE and SSIM of the output against the associated
 target) per test example, in [0, 1] units (`eval_step`), and with the `translation` evaluator the accuracy of
 a library classifier trained on the real targets.

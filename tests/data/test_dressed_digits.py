@@ -25,7 +25,9 @@ def test_source_is_the_documented_blend_and_x_its_digit(data_dir):
             r, c = pos
             patch = pics[photo][r:r + 32, c:c + 32].astype(np.int16)
             np.testing.assert_array_equal(a["source"][k], np.abs(patch - worn[..., None]))
-        assert a["digit_size"].min() >= 14 and a["digit_size"].max() <= 24
+        assert a["digit_size"].min() >= 18 and a["digit_size"].max() <= 26
+        off = a["digit_position"] - (32 - a["digit_size"][:, None]) // 2
+        assert np.abs(off).max() == 3                         # within 3 pixels of the centre, all offsets used
         assert (a["digit_position"] + a["digit_size"][:, None] <= 32).all() and (a["digit_position"] >= 0).all()
         tile = a["patch_position"] // mnistm.TILE
         assert ((a["patch_position"] - tile * mnistm.TILE) <= mnistm.TILE - 32).all()
