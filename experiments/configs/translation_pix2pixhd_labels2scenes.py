@@ -30,17 +30,17 @@ def get_config():
     c.dataset = "labels2scenes"
     c.batch_size = 16
     c.eval_batch_size = 100
-    c.num_train_steps = 400
+    c.num_train_steps = 240
     c.log_every = 100
     c.eval_every = 0
-    c.sample_every = 400
-    c.checkpoint_every = 400
+    c.sample_every = 240
+    c.checkpoint_every = 240
     c.num_samples = 8
     c.optim.learning_rate = 2e-4
     c.optim.b1 = 0.5
     c.model = ml_collections.ConfigDict(dict(
         label="label", instance="instance", target="x", feature_matching_weight=10.0,
-        global_steps=150, fix_global_steps=50, eval_generator="full",
+        global_steps=100, fix_global_steps=40, eval_generator="full",
         generator=dict(features=16, global_downsamples=2, global_blocks=4, local_blocks=2, norm="instance"),
         discriminator=dict(num_scales=3, features=16, receptive_field=16, max_features=64, norm="instance")))
     c.evals = ml_collections.ConfigDict({

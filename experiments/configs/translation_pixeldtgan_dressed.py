@@ -1,6 +1,6 @@
 """PixelDTGAN (Yoo et al. 2016) on dressed_digits, the offline stand-in for the paper's LookBook (dressed person
--> the product photo of the top worn): a digit worn at another size (side 18-26, within 3 px of the centre) over a colour photo
-patch (source) -> the same digit clean and centred (its associated target; `gen_jax.data.dressed_digits`).
+-> the product photo of the top worn): a digit worn at another size (side 18-26, within 3 px of the centre)
+over a colour photo patch (source) -> the same digit clean and centred (its associated target; `gen_jax.data.dressed_digits`).
 Converter: encoder of 4x4 stride-2 convolutions down to 1x1 and the mirrored decoder (no skips); the real/fake
 discriminator on targets and the domain discriminator on (source, target) pairs, trained with the associated
 pair positive and both the unassociated pair (another example's target) and the converted pair negative;
