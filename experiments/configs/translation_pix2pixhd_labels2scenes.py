@@ -17,7 +17,13 @@ per-class accuracy and mean IoU, with the same on the real test scenes as the ce
 The global generator alone (G1 trained for all steps, scored at its half resolution upsampled x2):
     --config.model.global_steps=<num_train_steps> --config.model.fix_global_steps=0
     --config.model.eval_generator=global
-Result: see the README section "pix2pixHD" (filled from the runs of this config).
+Result (240 steps, commit 06c724c, 16 min of training on a loaded shared 2-core CPU; 300 test scenes, the
+segmenter trained 300 steps on the real train scenes): G1 + local enhancer pixel accuracy 0.862, class accuracy
+0.731, mean IoU 0.625, L1 0.126; G1 alone (240 steps, the override above, 4.5 min) 0.712, 0.404, 0.316, L1 0.111;
+real test scenes 0.988, 0.977, 0.964. The coarse-to-fine generator scores far higher on the FCN-score analogue
+(the paper's Table 1 ordering over pix2pix / lower resolution), while G1's blurrier upsampled output has the
+lower L1 (a pixel distance favours the blur). (With eval_generator=global the split_mean `l1` is still the full
+generator's, here with an untrained local enhancer; the scene_fcn `l1` is the scored generator's.)
 """
 import ml_collections
 

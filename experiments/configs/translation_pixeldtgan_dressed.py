@@ -15,7 +15,12 @@ the real targets, labelled with the source digit's class):
 Ablation without the domain discriminator (the paper's C+RF): add --config.model.domain_weight=0;
 the converter trained with MSE alone (the paper's C+MSE baseline): --config.model.rf_weight=0
 --config.model.domain_weight=0 --config.model.mse_weight=1.
-Result: see the README section "PixelDTGAN" (filled from the runs of this config).
+Result (600 steps, commit 17a2d23, ~5 min of training each on a loaded shared 2-core CPU; 1,000 test pairs,
+RMSE / SSIM in [0, 1] units / classifier accuracy): full model 0.295 / 0.107 / 0.100; without D_A (C+RF) 0.310 /
+0.115 / 0.100; C+MSE 0.222 / 0.135 / 0.166; real targets 0.940 accuracy. NOT the paper's outcome: at this
+budget both adversarial converters collapse to one digit for every source (accuracy = chance, the test split
+has 100 of each class; D_A's associated and unassociated scores stay within 0.02 of each other, it has not
+learnt the pairing yet) and MSE gives the mean digit turning towards the class.
 """
 import ml_collections
 
