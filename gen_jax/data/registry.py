@@ -85,6 +85,7 @@ _EMBEDDED = {
     "labels2scenes": ("gen_jax.data.labels2scenes", "Labels2scenes", None),
     "posed_figures": ("gen_jax.data.posed_figures", "PosedFigures", None),
     "texture_crops": ("gen_jax.data.texture_crops", "TextureCrops", None),
+    "dressed_digits": ("gen_jax.data.dressed_digits", "DressedDigits", None),
 }
 _ALIASES = {n.split("/", 1)[1]: n for n in _EMBEDDED if n.startswith("toy2d/")}
 EMBEDDED_NAMES = tuple(_EMBEDDED)

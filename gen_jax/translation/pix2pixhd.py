@@ -265,6 +265,10 @@ class Pix2PixHD(_Translation):
         self.fm_weight = float(m.get("feature_matching_weight", 10.0))
         self.global_steps = int(m.get("global_steps", 0))
         self.fix_global_steps = int(m.get("fix_global_steps", 0))
+        self.eval_generator = m.get("eval_generator", "full")
+        if self.eval_generator not in ("full", "global"):
+            raise ValueError(f"pix2pixhd: model.eval_generator must be 'full' (G1 + local enhancer) or 'global' "
+                             f"(G1 alone, upsampled), got {self.eval_generator!r}")
         if min(self.fm_weight, self.global_steps, self.fix_global_steps) < 0:
             raise ValueError("pix2pixhd: feature_matching_weight, global_steps and fix_global_steps must be >= 0")
         if self.global_steps and int(m.get("discriminator", {}).get("num_scales", 3)) < 2:
@@ -368,10 +372,15 @@ class Pix2PixHD(_Translation):
 
     # -- evaluation ----------------------------------------------------------------------------------------------
     def translate(self, state, batch, rng=None, direction="AB"):
-        """G(label map, instance map) in [0, 1] at full resolution."""
+        """G(label map, instance map) in [0, 1] at full resolution. With model.eval_generator='global' the
+        global generator G1 alone: its output on the x2-downsampled input (the resolution it is trained at),
+        bilinearly upsampled x2 to the label map's size (the "G1 only" ablation of the coarse-to-fine design)."""
         if direction != "AB":
             raise ValueError(f"pix2pixhd translates one way (direction 'AB'), got {direction!r}")
         s = label_input(batch[self.label_key], batch[self.instance_key], self.num_classes)
+        if self.eval_generator == "global":
+            low = self._global_module().apply({"params": state.eval_params()["global"]}, downsample(s))[0]
+            return to01(jax.image.resize(low, low.shape[:1] + s.shape[1:3] + low.shape[3:], method="linear"))
         return to01(self.generate(state.eval_params(), s))
 
     def eval_step(self, state, batch, rng):

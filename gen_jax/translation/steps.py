@@ -518,5 +518,5 @@ class TranslationEval(SplitMean):
             clf = _classifier(self.classifier_name, self.config.get("data_dir"), self.classifier_arch)
             out["real_accuracy"] = clf.accuracy(self.classifier_name, self.config.get("eval_split", "test"))
         return out.items()
-# GP-GAN, SRGAN and pix2pixHD register their experiments and evaluators on import.
-from gen_jax.translation import gpgan, pix2pixhd, srgan  # noqa: E402,F401
+# GP-GAN, SRGAN, pix2pixHD and PixelDTGAN register their experiments and evaluators on import.
+from gen_jax.translation import gpgan, pix2pixhd, pixeldtgan, srgan  # noqa: E402,F401
