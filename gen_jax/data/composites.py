@@ -35,10 +35,7 @@ SIDE = 32
 def draw(index: int, split: str):
     """(photo, patch_position [2], shift [6]) of mnist5k row `index` in `split` (the docstring's rule)."""
     rng = np.random.default_rng([SEED, int(index)])
-    photo = int(rng.integers(len(mnistm.PHOTO_NAMES)))
-    corners = mnistm.tiles(photo, split)
-    corner = corners[int(rng.integers(len(corners)))]
-    pos = (corner + rng.integers(0, mnistm.TILE - SIDE + 1, size=2)).astype(np.int32)
+    photo, pos = mnistm.draw_photo_patch(rng, split, SIDE)
     shift = np.concatenate([rng.integers(60, 141, size=3), rng.integers(-40, 41, size=3)]).astype(np.int32)
     return photo, pos, shift
 

@@ -41,10 +41,7 @@ JITTER = 3
 def draw(index: int, split: str):
     """(photo, patch_position [2], digit_size, digit_position [2]) of mnist5k row `index` in `split`."""
     rng = np.random.default_rng([SEED, int(index)])
-    photo = int(rng.integers(len(mnistm.PHOTO_NAMES)))
-    corners = mnistm.tiles(photo, split)
-    corner = corners[int(rng.integers(len(corners)))]
-    pos = (corner + rng.integers(0, mnistm.TILE - SIDE + 1, size=2)).astype(np.int32)
+    photo, pos = mnistm.draw_photo_patch(rng, split, SIDE)
     size = int(rng.integers(MIN_SIZE, MAX_SIZE + 1))
     at = ((SIDE - size) // 2 + rng.integers(-JITTER, JITTER + 1, size=2)).astype(np.int32)
     return photo, pos, size, at

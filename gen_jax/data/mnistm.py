@@ -86,13 +86,19 @@ def tiles(photo: int, split: str) -> np.ndarray:
     return np.stack([ty[keep], tx[keep]], axis=1).astype(np.int64) * TILE
 
 
-def draw_patch(index: int, split: str) -> tuple[int, np.ndarray]:
-    """(photo, patch_position [2]) of mnist5k row `index` in `split`, by the rule of the module docstring."""
-    rng = np.random.default_rng([SEED, int(index)])
+def draw_photo_patch(rng: np.random.Generator, split: str, side: int) -> tuple[int, np.ndarray]:
+    """(photo, top-left corner [2] int32) of a `side` x `side` patch inside one of `split`'s tiles: a photo,
+    one of its tiles and a place in that tile, drawn in this order from `rng` (the builders that paste onto
+    photo patches, mnistm, composites and dressed_digits, share this rule)."""
     photo = int(rng.integers(len(PHOTO_NAMES)))
     corners = tiles(photo, split)
     corner = corners[int(rng.integers(len(corners)))]
-    return photo, (corner + rng.integers(0, TILE - PATCH + 1, size=2)).astype(np.int32)
+    return photo, (corner + rng.integers(0, TILE - side + 1, size=2)).astype(np.int32)
+
+
+def draw_patch(index: int, split: str) -> tuple[int, np.ndarray]:
+    """(photo, patch_position [2]) of mnist5k row `index` in `split`, by the rule of the module docstring."""
+    return draw_photo_patch(np.random.default_rng([SEED, int(index)]), split, PATCH)
 
 
 def blend(digits: np.ndarray, photo: np.ndarray, patch_position: np.ndarray) -> np.ndarray:
